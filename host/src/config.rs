@@ -1,0 +1,202 @@
+//! The pipeline file (TOML): topics, Kafka settings, batching, state and
+//! the ordered stages. Unknown keys are errors that name the key.
+
+use crate::runtime::Limits;
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Environment variable that overrides `kafka.bootstrap_servers`.
+pub const BOOTSTRAP_ENV: &str = "WASP_BOOTSTRAP_SERVERS";
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Pipeline name: namespaces state and the default consumer group.
+    pub name: String,
+    /// Topics read and written.
+    #[serde(default)]
+    pub topics: Topics,
+    /// Kafka connection; librdkafka properties pass through.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    /// Batching of records per partition.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Where plugin state persists.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// The stages, in order.
+    #[serde(rename = "stage")]
+    pub stages: Vec<StageConfig>,
+    /// The directory of the file; relative paths inside it resolve here.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Topic names.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topics {
+    /// Topics consumed.
+    #[serde(default)]
+    pub input: Vec<String>,
+    /// Where `next` outputs of the last stage go.
+    pub output: Option<String>,
+    /// Where `feedback` outputs go.
+    pub feedback: Option<String>,
+    /// Where rejected and failed records go.
+    pub dead_letter: Option<String>,
+    /// Corrections delivered to the plugins' `learn`.
+    pub corrections: Option<String>,
+    /// Topics plugins may name in a `topic(...)` destination.
+    #[serde(default)]
+    pub allowed: Vec<String>,
+}
+
+/// Kafka client settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Broker list; `WASP_BOOTSTRAP_SERVERS` overrides it.
+    pub bootstrap_servers: Option<String>,
+    /// Consumer group; default `wasp-<name>`.
+    pub group_id: Option<String>,
+    /// librdkafka properties set on both consumer and producer (TLS, SASL…).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Batching per partition.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Most records handed to the plugins in one call.
+    pub max_records: usize,
+    /// How long a partition worker waits to fill a batch, in ms.
+    pub linger_ms: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        // 256 amortises the per-call cost (see the boundary bench) while a
+        // batch of typical 1 KiB records stays well under a MiB.
+        BatchConfig { max_records: 256, linger_ms: 5 }
+    }
+}
+
+/// Plugin state persistence.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// File holding the state; relative to the pipeline file. Without it
+    /// state lives in memory only.
+    pub path: Option<PathBuf>,
+}
+
+/// One stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Stage name, unique in the pipeline.
+    pub name: String,
+    /// Plugin component file; relative to the pipeline file.
+    pub plugin: PathBuf,
+    /// Limits; defaults documented on [`Limits`].
+    #[serde(default)]
+    pub limits: Limits,
+    /// The plugin's config, handed to `init` as JSON.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+}
+
+impl StageConfig {
+    /// The stage config as the JSON text `init` receives.
+    pub fn config_json(&self) -> String {
+        match &self.config {
+            Some(t) => serde_json::to_string(t).expect("TOML values are valid JSON"),
+            None => "{}".into(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Read and validate a pipeline file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read pipeline file {}", path.display()))?;
+        let mut cfg = Self::parse(&text)
+            .with_context(|| format!("invalid pipeline file {}", path.display()))?;
+        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// Parse and validate pipeline TOML.
+    pub fn parse(text: &str) -> Result<Self> {
+        let cfg: PipelineConfig = toml::from_str(text)?;
+        if cfg.stages.is_empty() {
+            bail!("the pipeline has no [[stage]]: add at least one stage with a plugin");
+        }
+        let mut names = std::collections::HashSet::new();
+        for s in &cfg.stages {
+            if !names.insert(&s.name) {
+                bail!("stage name '{}' is used twice: stage names must be unique", s.name);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// A path from the file, resolved against the file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The broker list: the environment override, else the file, else
+    /// `127.0.0.1:9092`.
+    pub fn bootstrap_servers(&self) -> String {
+        std::env::var(BOOTSTRAP_ENV)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.kafka.bootstrap_servers.clone())
+            .unwrap_or_else(|| "127.0.0.1:9092".into())
+    }
+
+    /// The consumer group.
+    pub fn group_id(&self) -> String {
+        self.kafka.group_id.clone().unwrap_or_else(|| format!("wasp-{}", self.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err =
+            PipelineConfig::parse("name='p'\n[[stage]]\nname='a'\nplugin='x.wasm'\nbatchsize=3\n")
+                .unwrap_err();
+        assert!(format!("{err:#}").contains("batchsize"), "{err:#}");
+        let err = PipelineConfig::parse(
+            "name='p'\n[[stage]]\nname='a'\nplugin='x'\n[stage.limits]\nmemory=1\n",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("memory"), "{err:#}");
+    }
+
+    #[test]
+    fn stage_config_becomes_json() {
+        let cfg = PipelineConfig::parse(
+            "name='p'\n[[stage]]\nname='a'\nplugin='x.wasm'\n[stage.config]\nk=3\nf=['a','b']\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.stages[0].config_json(), r#"{"f":["a","b"],"k":3}"#);
+        assert_eq!(cfg.stages[0].limits, Limits::default());
+    }
+}

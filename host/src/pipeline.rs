@@ -1,0 +1,424 @@
+//! Runs a batch through the ordered stages of a pipeline.
+//!
+//! [`Pipeline`] is built once per process from the config (plugins loaded
+//! and checked); each worker calls [`Pipeline::instantiate`] to get its own
+//! [`PipelineInstance`], one plugin instance per stage. A stage's `next`
+//! outputs form the next stage's batch; feedback and named-topic outputs
+//! leave the chain at once. A fault in a batch is isolated by re-running
+//! that batch record by record, so only the poison records fail.
+
+use crate::config::PipelineConfig;
+use crate::error::PluginError;
+use crate::metrics::{self, StageMetrics};
+use crate::runtime::bindings::{BatchInfo, Destination, Header, Message, Verdict};
+use crate::runtime::{Engine, Fault, FaultKind, InstanceContext, Limits, Plugin, PluginInstance};
+use crate::state::{StateScope, StateStore};
+use anyhow::Result;
+use std::sync::Arc;
+
+/// Where a produced record goes, before topic names are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The pipeline's output topic.
+    Output,
+    /// The pipeline's feedback topic.
+    Feedback,
+    /// A topic the plugin named (checked against the allow-list by the router).
+    Topic(String),
+}
+
+/// A record produced for one input.
+#[derive(Debug, Clone)]
+pub struct Produced {
+    /// Where it goes.
+    pub route: Route,
+    /// Key (the input's unless the plugin set one).
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers: the input's, then those the plugins added.
+    pub headers: Vec<Header>,
+    /// Content hash of the plugin version of the stage that produced it.
+    pub version: Arc<str>,
+}
+
+/// Why an input record goes to the dead-letter topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Stage name.
+    pub stage: String,
+    /// Plugin file name.
+    pub plugin: String,
+    /// `rejected` for a plugin's own verdict, else the fault kind name.
+    pub kind: String,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+/// Everything that became of one input record.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Records to write.
+    pub produced: Vec<Produced>,
+    /// Dead-letter reasons (the input record is written once per failure).
+    pub failures: Vec<Failure>,
+}
+
+impl Outcome {
+    /// True when nothing was produced and nothing failed: the record was dropped.
+    pub fn is_dropped(&self) -> bool {
+        self.produced.is_empty() && self.failures.is_empty()
+    }
+}
+
+/// Host-side caps on what a plugin may produce per input record, so a plugin
+/// cannot exhaust the host's memory or the producer queue.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputCaps {
+    /// Most outputs for one input record.
+    pub max_outputs: usize,
+    /// Largest value, in bytes (Kafka's default max message is 1 MiB; 8 MiB
+    /// leaves room for brokers configured larger).
+    pub max_value_bytes: usize,
+    /// Most headers per output.
+    pub max_headers: usize,
+}
+
+impl Default for OutputCaps {
+    fn default() -> Self {
+        OutputCaps { max_outputs: 1000, max_value_bytes: 8 << 20, max_headers: 64 }
+    }
+}
+
+/// One stage, shared by all workers.
+pub struct StageSpec {
+    /// Stage name.
+    pub name: String,
+    /// Plugin version in use.
+    pub plugin: Arc<Plugin>,
+    /// Config JSON for `init`.
+    pub config_json: String,
+    /// Limits.
+    pub limits: Limits,
+    /// Counters.
+    pub metrics: Arc<StageMetrics>,
+    /// State namespace.
+    pub state: StateScope,
+}
+
+impl StageSpec {
+    fn context(&self) -> InstanceContext {
+        InstanceContext {
+            stage: self.name.clone(),
+            config_json: self.config_json.clone(),
+            limits: self.limits,
+            state: self.state.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    fn plugin_name(&self) -> String {
+        self.plugin.path().file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// A pipeline's stages, loaded and checked.
+pub struct Pipeline {
+    /// Pipeline name.
+    pub name: String,
+    /// The stages, in order.
+    pub stages: Vec<Arc<StageSpec>>,
+    /// Output caps.
+    pub caps: OutputCaps,
+    /// The state store.
+    pub state: StateStore,
+}
+
+impl Pipeline {
+    /// Load every stage's plugin and check one instance of each accepts its
+    /// config, so a bad pipeline fails at start, not on the first record.
+    pub fn load(engine: &Engine, cfg: &PipelineConfig) -> Result<Self> {
+        let state = match &cfg.state.path {
+            Some(p) => StateStore::open(&cfg.resolve(p))?,
+            None => StateStore::in_memory(),
+        };
+        let mut stages = Vec::new();
+        for s in &cfg.stages {
+            let plugin = Plugin::load(engine, &cfg.resolve(&s.plugin))?;
+            let spec = StageSpec {
+                name: s.name.clone(),
+                plugin,
+                config_json: s.config_json(),
+                limits: s.limits,
+                metrics: Arc::default(),
+                state: StateScope::new(state.clone(), &cfg.name, &s.name),
+            };
+            // Fail fast on a refused config.
+            spec.plugin.instantiate(spec.context())?;
+            stages.push(Arc::new(spec));
+        }
+        Ok(Pipeline { name: cfg.name.clone(), stages, caps: OutputCaps::default(), state })
+    }
+
+    /// One instance of every stage for a worker.
+    pub fn instantiate(&self) -> Result<PipelineInstance, PluginError> {
+        let runners = self
+            .stages
+            .iter()
+            .map(|spec| {
+                Ok(StageRunner {
+                    instance: spec.plugin.instantiate(spec.context())?,
+                    spec: spec.clone(),
+                })
+            })
+            .collect::<Result<_, PluginError>>()?;
+        Ok(PipelineInstance { runners, caps: self.caps })
+    }
+}
+
+struct StageRunner {
+    spec: Arc<StageSpec>,
+    instance: PluginInstance,
+}
+
+impl StageRunner {
+    /// One result per record; a failed batch is retried record by record.
+    fn run(
+        &mut self,
+        info: &BatchInfo,
+        msgs: &[Message],
+        learn: bool,
+    ) -> Vec<Result<Verdict, Fault>> {
+        self.spec.metrics.add(metrics::RECORDS_IN, msgs.len() as u64);
+        let call = |inst: &mut PluginInstance, m: &[Message]| {
+            if learn {
+                inst.learn(info, m)
+            } else {
+                inst.process(info, m)
+            }
+        };
+        match call(&mut self.instance, msgs) {
+            Ok(v) => v.into_iter().map(Ok).collect(),
+            Err(fault) if msgs.len() == 1 => vec![Err(fault)],
+            Err(fault) => {
+                tracing::warn!(
+                    stage = %self.spec.name,
+                    %fault,
+                    "batch of {} failed; retrying record by record to isolate it",
+                    msgs.len()
+                );
+                msgs.iter()
+                    .map(|m| {
+                        call(&mut self.instance, std::slice::from_ref(m)).map(|mut v| v.remove(0))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// A worker's private instances of every stage.
+pub struct PipelineInstance {
+    runners: Vec<StageRunner>,
+    caps: OutputCaps,
+}
+
+/// Records in flight between stages, each with the index of its input record.
+#[derive(Default)]
+struct InFlight {
+    msgs: Vec<Message>,
+    origins: Vec<usize>,
+}
+
+impl PipelineInstance {
+    /// Point `scope::partition` state at this partition.
+    pub fn set_partition(&mut self, topic: &str, partition: i32) {
+        for r in &mut self.runners {
+            r.instance.set_partition(topic, partition);
+        }
+    }
+
+    /// Run a batch through every stage; one [`Outcome`] per input record.
+    pub fn process(&mut self, info: &BatchInfo, batch: &[Message]) -> Vec<Outcome> {
+        self.run_chain(info, batch, false)
+    }
+
+    /// Deliver corrections to every stage's `learn`; outputs are routed like
+    /// `process` outputs and a stage's `next` outputs reach the next stage's
+    /// `learn`.
+    pub fn learn(&mut self, info: &BatchInfo, batch: &[Message]) -> Vec<Outcome> {
+        self.run_chain(info, batch, true)
+    }
+
+    fn run_chain(&mut self, info: &BatchInfo, batch: &[Message], learn: bool) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::default(); batch.len()];
+        let first_origins: Vec<usize> = (0..batch.len()).collect();
+        let mut between = InFlight::default();
+        let last = self.runners.len() - 1;
+        for (i, runner) in self.runners.iter_mut().enumerate() {
+            let (msgs, origins): (&[Message], &[usize]) =
+                if i == 0 { (batch, &first_origins) } else { (&between.msgs, &between.origins) };
+            if msgs.is_empty() {
+                break;
+            }
+            let results = runner.run(info, msgs, learn);
+            let mut next = InFlight::default();
+            let mut apply =
+                Apply { spec: &runner.spec, caps: &self.caps, last: i == last, next: &mut next };
+            for ((&origin, msg), result) in origins.iter().zip(msgs).zip(results) {
+                apply.apply(origin, msg, result, &mut outcomes[origin]);
+            }
+            between = next;
+        }
+        outcomes
+    }
+}
+
+/// Applies one stage's verdicts: forwards, produces or fails records.
+struct Apply<'a> {
+    spec: &'a StageSpec,
+    caps: &'a OutputCaps,
+    last: bool,
+    next: &'a mut InFlight,
+}
+
+impl Apply<'_> {
+    fn fail(&self, out: &mut Outcome, kind: &str, reason: String) {
+        out.failures.push(Failure {
+            stage: self.spec.name.clone(),
+            plugin: self.spec.plugin_name(),
+            kind: kind.into(),
+            reason,
+        });
+    }
+
+    /// Send `msg` on: to the next stage, or out of the pipeline after the last.
+    fn forward(&mut self, origin: usize, msg: Message, out: &mut Outcome) {
+        self.spec.metrics.add(metrics::FORWARDED, 1);
+        if self.last {
+            out.produced.push(self.produce(Route::Output, msg.key, msg.value, msg.headers));
+        } else {
+            self.next.msgs.push(msg);
+            self.next.origins.push(origin);
+        }
+    }
+
+    fn produce(
+        &self,
+        route: Route,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        headers: Vec<Header>,
+    ) -> Produced {
+        let version: Arc<str> = self.spec.plugin.version().into();
+        Produced { route, key, value, headers, version }
+    }
+
+    fn check_caps(&self, outputs: &[crate::runtime::bindings::Output]) -> Result<(), String> {
+        let c = self.caps;
+        if outputs.len() > c.max_outputs {
+            return Err(format!(
+                "emitted {} outputs for one record, more than the cap of {}",
+                outputs.len(),
+                c.max_outputs
+            ));
+        }
+        for o in outputs {
+            let size = o.value.as_ref().map_or(0, Vec::len);
+            if size > c.max_value_bytes {
+                return Err(format!(
+                    "emitted a value of {size} bytes, more than the cap of {} bytes",
+                    c.max_value_bytes
+                ));
+            }
+            if o.headers.len() > c.max_headers {
+                return Err(format!(
+                    "emitted {} headers on one output, more than the cap of {}",
+                    o.headers.len(),
+                    c.max_headers
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        origin: usize,
+        msg: &Message,
+        result: Result<Verdict, Fault>,
+        out: &mut Outcome,
+    ) {
+        let verdict = match result {
+            Ok(v) => v,
+            Err(fault) => return self.fail(out, fault.kind.name(), fault.message),
+        };
+        match verdict {
+            Verdict::Pass => self.forward(origin, msg.clone(), out),
+            Verdict::Value(v) if v.len() > self.caps.max_value_bytes => self.fail(
+                out,
+                FaultKind::Contract.name(),
+                format!(
+                    "value of {} bytes is more than the cap of {} bytes",
+                    v.len(),
+                    self.caps.max_value_bytes
+                ),
+            ),
+            Verdict::Value(v) => {
+                let m = Message { value: Some(v), ..msg.clone_without_value() };
+                self.forward(origin, m, out)
+            }
+            Verdict::Emit(outputs) => {
+                if let Err(reason) = self.check_caps(&outputs) {
+                    return self.fail(out, FaultKind::Contract.name(), reason);
+                }
+                for o in outputs {
+                    let key = o.key.or_else(|| msg.key.clone());
+                    let mut headers = msg.headers.clone();
+                    headers.extend(o.headers);
+                    match o.destination {
+                        Destination::Next => {
+                            let m = Message {
+                                offset: msg.offset,
+                                timestamp: msg.timestamp,
+                                key,
+                                value: o.value,
+                                headers,
+                            };
+                            self.forward(origin, m, out)
+                        }
+                        Destination::Feedback => {
+                            out.produced.push(self.produce(Route::Feedback, key, o.value, headers))
+                        }
+                        Destination::Topic(t) => {
+                            out.produced.push(self.produce(Route::Topic(t), key, o.value, headers))
+                        }
+                    }
+                }
+            }
+            Verdict::Drop => self.spec.metrics.add(metrics::DROPPED, 1),
+            Verdict::Reject(reason) => {
+                self.spec.metrics.add(metrics::REJECTED, 1);
+                self.fail(out, "rejected", reason)
+            }
+        }
+    }
+}
+
+/// Copying a message's metadata without its value, which is about to be
+/// replaced, avoids copying the old value.
+trait CloneWithoutValue {
+    fn clone_without_value(&self) -> Message;
+}
+
+impl CloneWithoutValue for Message {
+    fn clone_without_value(&self) -> Message {
+        Message {
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.clone(),
+            value: None,
+            headers: self.headers.clone(),
+        }
+    }
+}

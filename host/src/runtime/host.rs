@@ -1,0 +1,106 @@
+//! What a plugin instance can reach: the `log`, `state` and `metrics`
+//! imports, and an empty WASI context for runtimes that import WASI.
+
+use super::bindings::wasp::plugin::{log, metrics, state, types};
+use super::bindings::{Level, Scope};
+use super::limits::MemoryLimiter;
+use crate::metrics::StageMetrics;
+use crate::state::StateScope;
+use std::sync::Arc;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+/// Longest log line kept from a plugin; longer lines are cut so a plugin
+/// cannot flood the host's log.
+const MAX_LOG_LINE: usize = 4096;
+
+/// The data of one plugin instance's `Store`.
+pub struct HostState {
+    /// `stage/plugin` label for logs.
+    pub label: Arc<str>,
+    /// The instance's view of the state store.
+    pub state: StateScope,
+    /// The stage's counters.
+    pub metrics: Arc<StageMetrics>,
+    /// Enforces the memory cap.
+    pub limiter: MemoryLimiter,
+    /// Thread CPU time when the current call started, for the deadline
+    /// (`None` between calls).
+    pub call_started: Option<std::time::Duration>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    /// State for a new instance.
+    pub fn new(
+        label: Arc<str>,
+        state: StateScope,
+        metrics: Arc<StageMetrics>,
+        memory_cap: usize,
+    ) -> Self {
+        HostState {
+            label,
+            state,
+            metrics,
+            limiter: MemoryLimiter::new(memory_cap),
+            call_started: None,
+            wasi: super::sandbox::empty_wasi(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let mut message = message;
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("… (cut)");
+        }
+        let plugin = &*self.label;
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl state::Host for HostState {
+    fn get(&mut self, scope: Scope, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.state.get(scope == Scope::Partition, &key))
+    }
+    fn set(&mut self, scope: Scope, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.state.set(scope == Scope::Partition, &key, value);
+        Ok(())
+    }
+    fn delete(&mut self, scope: Scope, key: String) -> wasmtime::Result<()> {
+        self.state.delete(scope == Scope::Partition, &key);
+        Ok(())
+    }
+    fn keys(&mut self, scope: Scope, prefix: String) -> wasmtime::Result<Vec<String>> {
+        Ok(self.state.keys(scope == Scope::Partition, &prefix))
+    }
+}
+
+impl metrics::Host for HostState {
+    fn counter_add(&mut self, name: String, delta: u64) -> wasmtime::Result<()> {
+        self.metrics.add_plugin(&name, delta);
+        Ok(())
+    }
+}

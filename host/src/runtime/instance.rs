@@ -1,0 +1,211 @@
+//! One running instance of a plugin: a wasmtime `Store` with its limits,
+//! owned by one worker for one stage. A fault poisons the store, so the
+//! instance rebuilds itself (fresh store, `init` again) before its next call.
+
+use super::bindings::{BatchInfo, Message, Plugin as PluginWorld, PluginInfo, Verdict};
+use super::fault::Fault;
+use super::host::HostState;
+use super::limits::Limits;
+use super::plugin::Plugin;
+use crate::error::PluginError;
+use crate::metrics::{self, StageMetrics};
+use crate::state::StateScope;
+use cpu_time::ThreadTime;
+use std::sync::Arc;
+use wasmtime::{Store, UpdateDeadline};
+
+/// Everything an instance needs besides the plugin itself.
+#[derive(Clone)]
+pub struct InstanceContext {
+    /// Stage name, for logs and errors.
+    pub stage: String,
+    /// The stage's config as JSON.
+    pub config_json: String,
+    /// The stage's limits.
+    pub limits: Limits,
+    /// The stage's state namespace.
+    pub state: StateScope,
+    /// The stage's counters.
+    pub metrics: Arc<StageMetrics>,
+}
+
+/// A plugin instance with its store.
+pub struct PluginInstance {
+    plugin: Arc<Plugin>,
+    ctx: InstanceContext,
+    store: Store<HostState>,
+    bindings: PluginWorld,
+    poisoned: bool,
+}
+
+fn thread_cpu() -> std::time::Duration {
+    ThreadTime::now().as_duration()
+}
+
+fn new_store(plugin: &Plugin, ctx: &InstanceContext) -> Store<HostState> {
+    let label: Arc<str> = format!("{}/{}", ctx.stage, plugin_name(plugin)).into();
+    let host =
+        HostState::new(label, ctx.state.clone(), ctx.metrics.clone(), ctx.limits.memory_bytes());
+    let mut store = Store::new(plugin.engine().wasmtime(), host);
+    store.limiter(|h| &mut h.limiter);
+    let deadline = ctx.limits.deadline();
+    // The epoch only wakes this check; the budget is the thread's CPU time,
+    // so time spent descheduled on a busy machine does not count.
+    store.epoch_deadline_callback(move |cx| match cx.data().call_started {
+        Some(start) if thread_cpu().saturating_sub(start) >= deadline => {
+            Err(wasmtime::Trap::Interrupt.into())
+        }
+        _ => Ok(UpdateDeadline::Continue(1)),
+    });
+    store
+}
+
+fn plugin_name(plugin: &Plugin) -> String {
+    plugin
+        .path()
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into())
+}
+
+/// Prepare the store for one call: fresh fuel, memory flag, CPU clock.
+fn arm(store: &mut Store<HostState>, limits: &Limits, fuel_enabled: bool) {
+    if fuel_enabled {
+        // Cannot fail: fuel is enabled on the engine.
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+    }
+    let data = store.data_mut();
+    data.limiter.hit = false;
+    data.call_started = Some(thread_cpu());
+    store.set_epoch_deadline(1);
+}
+
+/// Run `call` on the store under the stage's limits; a failure is
+/// classified and counted.
+fn guarded<R>(
+    store: &mut Store<HostState>,
+    limits: &Limits,
+    fuel_enabled: bool,
+    call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> Result<R, Fault> {
+    arm(store, limits, fuel_enabled);
+    let result = call(store);
+    store.data_mut().call_started = None;
+    result.map_err(|e| {
+        let fault = Fault::classify(&e, store.data().limiter.hit, limits);
+        store.data().metrics.add(fault.kind.metric(), 1);
+        fault
+    })
+}
+
+fn start_failed(plugin: &Plugin, ctx: &InstanceContext, fault: Fault) -> PluginError {
+    PluginError::StartFailed { path: plugin.path().into(), stage: ctx.stage.clone(), fault }
+}
+
+/// A fresh store with the plugin instantiated (no `init` yet).
+fn instantiate(
+    plugin: &Plugin,
+    ctx: &InstanceContext,
+) -> Result<(Store<HostState>, PluginWorld), PluginError> {
+    let mut store = new_store(plugin, ctx);
+    let fuel = plugin.engine().fuel_enabled();
+    let bindings = guarded(&mut store, &ctx.limits, fuel, |s| plugin.pre().instantiate(s))
+        .map_err(|f| start_failed(plugin, ctx, f))?;
+    Ok((store, bindings))
+}
+
+/// A fresh store with the plugin instantiated and `init` run.
+fn boot(
+    plugin: &Plugin,
+    ctx: &InstanceContext,
+) -> Result<(Store<HostState>, PluginWorld), PluginError> {
+    let (mut store, bindings) = instantiate(plugin, ctx)?;
+    let fuel = plugin.engine().fuel_enabled();
+    let init = guarded(&mut store, &ctx.limits, fuel, |s| {
+        bindings.wasp_plugin_processor().call_init(s, &ctx.config_json)
+    })
+    .map_err(|f| start_failed(plugin, ctx, f))?;
+    init.map_err(|message| PluginError::InitRefused {
+        path: plugin.path().into(),
+        stage: ctx.stage.clone(),
+        message,
+    })?;
+    Ok((store, bindings))
+}
+
+impl PluginInstance {
+    pub(crate) fn start(plugin: Arc<Plugin>, ctx: InstanceContext) -> Result<Self, PluginError> {
+        let (store, bindings) = boot(&plugin, &ctx)?;
+        Ok(PluginInstance { plugin, ctx, store, bindings, poisoned: false })
+    }
+
+    pub(crate) fn probe_info(plugin: Arc<Plugin>) -> Result<PluginInfo, PluginError> {
+        let ctx = InstanceContext {
+            stage: "check".into(),
+            config_json: "{}".into(),
+            limits: Limits::default(),
+            state: StateScope::new(crate::state::StateStore::in_memory(), "check", "check"),
+            metrics: Arc::default(),
+        };
+        let (mut store, bindings) = instantiate(&plugin, &ctx)?;
+        let fuel = plugin.engine().fuel_enabled();
+        guarded(&mut store, &ctx.limits, fuel, |s| bindings.wasp_plugin_processor().call_info(s))
+            .map_err(|f| start_failed(&plugin, &ctx, f))
+    }
+
+    /// The plugin version this instance runs.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// Tell the instance which partition `scope::partition` state refers to.
+    pub fn set_partition(&mut self, topic: &str, partition: i32) {
+        self.ctx.state.set_partition(topic, partition);
+        self.store.data_mut().state.set_partition(topic, partition);
+    }
+
+    /// Rebuild a poisoned instance before use.
+    fn ready(&mut self) -> Result<(), Fault> {
+        if !self.poisoned {
+            return Ok(());
+        }
+        self.ctx.metrics.add(metrics::INSTANCE_RECYCLES, 1);
+        let (store, bindings) = boot(&self.plugin, &self.ctx).map_err(|e| Fault {
+            kind: super::fault::FaultKind::Trap,
+            message: format!("instance restart failed: {e}"),
+        })?;
+        self.store = store;
+        self.bindings = bindings;
+        self.poisoned = false;
+        Ok(())
+    }
+
+    fn call(
+        &mut self,
+        batch_len: usize,
+        f: impl FnOnce(&PluginWorld, &mut Store<HostState>) -> wasmtime::Result<Vec<Verdict>>,
+    ) -> Result<Vec<Verdict>, Fault> {
+        self.ready()?;
+        let fuel = self.plugin.engine().fuel_enabled();
+        let bindings = &self.bindings;
+        let verdicts = guarded(&mut self.store, &self.ctx.limits, fuel, |s| f(bindings, s))
+            .inspect_err(|_| self.poisoned = true)?;
+        if verdicts.len() != batch_len {
+            return Err(Fault::contract(format!(
+                "plugin returned {} verdicts for {batch_len} records",
+                verdicts.len()
+            )));
+        }
+        Ok(verdicts)
+    }
+
+    /// Run `process` on a batch; one verdict per record or a fault.
+    pub fn process(&mut self, info: &BatchInfo, batch: &[Message]) -> Result<Vec<Verdict>, Fault> {
+        self.call(batch.len(), |b, s| b.wasp_plugin_processor().call_process(s, info, batch))
+    }
+
+    /// Run `learn` on a batch of corrections.
+    pub fn learn(&mut self, info: &BatchInfo, batch: &[Message]) -> Result<Vec<Verdict>, Fault> {
+        self.call(batch.len(), |b, s| b.wasp_plugin_processor().call_learn(s, info, batch))
+    }
+}

@@ -1,0 +1,85 @@
+//! Per-stage resource limits and the store limiter that enforces memory.
+//!
+//! Time is budgeted in CPU time of the calling thread, not wall time: the
+//! epoch ticker only wakes the check, so a healthy call on a busy 2-core
+//! machine is not interrupted because another thread held the CPU.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Limits of one stage, from `[stage.limits]` in the pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Linear memory cap per instance, in MiB. 256 MiB fits the Python and
+    /// JavaScript runtimes with room for a model, and keeps 16 workers × 2
+    /// stages well under the machine's memory.
+    pub memory_mib: u64,
+    /// CPU time one call (a whole batch) may use, in ms. 5 s is far above a
+    /// healthy batch (~µs per record) and short enough that a looping plugin
+    /// costs one batch retry, not a stalled partition.
+    pub deadline_ms: u64,
+    /// Optional fuel per call (deterministic instruction budget). Off by
+    /// default because metering costs throughput.
+    pub fuel: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_mib: 256, deadline_ms: 5_000, fuel: None }
+    }
+}
+
+impl Limits {
+    /// The memory cap in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        usize::try_from(self.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// The CPU budget per call.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+}
+
+/// Enforces the memory cap and remembers that it was hit, so a trap can be
+/// reported as "memory limit" rather than a generic failure.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    cap: usize,
+    /// Set when a grow beyond the cap was refused.
+    pub hit: bool,
+}
+
+impl MemoryLimiter {
+    /// A limiter with `cap` bytes for all memories of the instance.
+    pub fn new(cap: usize) -> Self {
+        MemoryLimiter { cap, hit: false }
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a million is far beyond any
+        // real plugin and bounds the host memory they can take.
+        Ok(desired <= 1_000_000)
+    }
+}

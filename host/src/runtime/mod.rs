@@ -1,0 +1,20 @@
+//! The Wasm side of wasp: engine, plugin loading, instances and limits.
+//!
+//! The public surface is small on purpose: [`Engine`] (one per process),
+//! [`Plugin`] (a compiled, checked plugin version) and [`PluginInstance`]
+//! (one store, owned by one worker). wasmtime types stay inside.
+
+pub mod bindings;
+mod engine;
+mod fault;
+mod host;
+mod instance;
+mod limits;
+mod plugin;
+mod sandbox;
+
+pub use engine::{Engine, EngineOptions};
+pub use fault::{Fault, FaultKind};
+pub use instance::{InstanceContext, PluginInstance};
+pub use limits::Limits;
+pub use plugin::Plugin;

@@ -1,0 +1,171 @@
+//! The host-owned key-value store behind the `state` import.
+//!
+//! Plugins keep models and windows here rather than in guest globals, so
+//! that a recycled instance, a hot reload or a restart finds them again.
+//! Keys are namespaced by (pipeline, stage, scope) by [`StateScope`]; the
+//! store itself is one ordered map shared by every worker of the process.
+//! With a file path it is persisted on [`StateStore::flush`].
+
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+type Map = BTreeMap<String, Vec<u8>>;
+
+/// A shared, optionally persistent, ordered key-value store.
+#[derive(Clone, Default)]
+pub struct StateStore {
+    map: Arc<Mutex<Map>>,
+    file: Option<Arc<PathBuf>>,
+}
+
+impl StateStore {
+    /// A store that lives only in memory.
+    pub fn in_memory() -> Self {
+        Self::default()
+    }
+
+    /// A store persisted in `path` (created on first flush), loading what is
+    /// there.
+    pub fn open(path: &Path) -> Result<Self> {
+        let map = match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<BTreeMap<String, Vec<u8>>>(&bytes).with_context(|| {
+                    format!(
+                        "state file {} is corrupt: move it away to start with empty state",
+                        path.display()
+                    )
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading state {}", path.display())),
+        };
+        Ok(StateStore { map: Arc::new(Mutex::new(map)), file: Some(Arc::new(path.into())) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Map> {
+        // A panic while holding the lock cannot leave the map half-written
+        // (every operation is a single map call), so poisoning is ignored.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Value under the full key.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.lock().get(key).cloned()
+    }
+
+    /// Store a value under the full key.
+    pub fn set(&self, key: String, value: Vec<u8>) {
+        self.lock().insert(key, value);
+    }
+
+    /// Remove the full key.
+    pub fn delete(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    /// Full keys starting with `prefix`, ascending.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        self.lock()
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Write the store to its file atomically (temp file + rename).
+    /// A no-op for an in-memory store.
+    pub fn flush(&self) -> Result<()> {
+        let Some(path) = &self.file else { return Ok(()) };
+        let bytes = serde_json::to_vec(&*self.lock())?;
+        let tmp = path.with_extension("tmp");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path.as_ref())
+            .with_context(|| format!("replacing {}", path.display()))
+    }
+}
+
+/// The namespace one plugin instance sees: (pipeline, stage) plus the
+/// partition it is processing for `scope::partition` keys.
+#[derive(Clone)]
+pub struct StateScope {
+    store: StateStore,
+    base: String,
+    stage_prefix: String,
+    partition_prefix: String,
+}
+
+impl StateScope {
+    /// The view of `store` for a stage of a pipeline.
+    pub fn new(store: StateStore, pipeline: &str, stage: &str) -> Self {
+        let base = format!("{pipeline}/{stage}/");
+        let stage_prefix = format!("{base}stage/");
+        let partition_prefix = format!("{base}partition/");
+        StateScope { store, base, stage_prefix, partition_prefix }
+    }
+
+    /// Set the topic and partition that `scope::partition` keys refer to.
+    pub fn set_partition(&mut self, topic: &str, partition: i32) {
+        self.partition_prefix = format!("{}partition/{topic}/{partition}/", self.base);
+    }
+
+    fn prefix(&self, partition_scope: bool) -> &str {
+        if partition_scope {
+            &self.partition_prefix
+        } else {
+            &self.stage_prefix
+        }
+    }
+
+    /// Value under a plugin key.
+    pub fn get(&self, partition_scope: bool, key: &str) -> Option<Vec<u8>> {
+        self.store.get(&format!("{}{key}", self.prefix(partition_scope)))
+    }
+
+    /// Store under a plugin key.
+    pub fn set(&self, partition_scope: bool, key: &str, value: Vec<u8>) {
+        self.store.set(format!("{}{key}", self.prefix(partition_scope)), value)
+    }
+
+    /// Remove a plugin key.
+    pub fn delete(&self, partition_scope: bool, key: &str) {
+        self.store.delete(&format!("{}{key}", self.prefix(partition_scope)))
+    }
+
+    /// Plugin keys starting with `prefix`, without the namespace.
+    pub fn keys(&self, partition_scope: bool, prefix: &str) -> Vec<String> {
+        let ns = self.prefix(partition_scope);
+        self.store
+            .keys(&format!("{ns}{prefix}"))
+            .into_iter()
+            .map(|k| k[ns.len()..].to_string())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_do_not_see_each_other_and_state_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("wasp-state-{}", std::process::id()));
+        let path = dir.join("state.json");
+        let store = StateStore::open(&path).unwrap();
+        let mut a = StateScope::new(store.clone(), "p", "knn");
+        let b = StateScope::new(store.clone(), "p", "other");
+        a.set(false, "model/1", b"x".to_vec());
+        a.set_partition("t", 3);
+        a.set(true, "window", b"w".to_vec());
+        assert_eq!(b.get(false, "model/1"), None);
+        assert_eq!(a.keys(false, "model/"), vec!["model/1".to_string()]);
+        store.flush().unwrap();
+        let again = StateScope::new(StateStore::open(&path).unwrap(), "p", "knn");
+        assert_eq!(again.get(false, "model/1"), Some(b"x".to_vec()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! Host imports with a native stand-in, so plugin logic runs under
+//! `cargo test` on the build machine as well as inside wasp.
+
+use crate::{Level, Scope};
+
+/// Write a log line into wasp's log, tagged with the stage and plugin.
+/// Natively it goes to stderr.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    crate::bindings::wasp::plugin::log::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message}");
+}
+
+/// Add to a plugin-defined counter. Natively it is a no-op.
+pub fn counter_add(name: &str, delta: u64) {
+    #[cfg(target_arch = "wasm32")]
+    crate::bindings::wasp::plugin::metrics::counter_add(name, delta);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (name, delta);
+}
+
+/// The host-owned key-value store (see the `state` interface in the WIT).
+/// Natively it is a per-thread map, so each test starts empty.
+pub mod state {
+    use super::Scope;
+
+    #[cfg(target_arch = "wasm32")]
+    use crate::bindings::wasp::plugin::state as imp;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod imp {
+        use super::Scope;
+        use std::cell::RefCell;
+        use std::collections::BTreeMap;
+
+        thread_local! {
+            static MAP: RefCell<BTreeMap<(bool, String), Vec<u8>>> = RefCell::new(BTreeMap::new());
+        }
+        fn k(scope: Scope, key: &str) -> (bool, String) {
+            (matches!(scope, Scope::Stage), key.to_string())
+        }
+        pub fn get(scope: Scope, key: &str) -> Option<Vec<u8>> {
+            MAP.with(|m| m.borrow().get(&k(scope, key)).cloned())
+        }
+        pub fn set(scope: Scope, key: &str, value: &[u8]) {
+            MAP.with(|m| m.borrow_mut().insert(k(scope, key), value.to_vec()));
+        }
+        pub fn delete(scope: Scope, key: &str) {
+            MAP.with(|m| m.borrow_mut().remove(&k(scope, key)));
+        }
+        pub fn keys(scope: Scope, prefix: &str) -> Vec<String> {
+            let stage = matches!(scope, Scope::Stage);
+            MAP.with(|m| {
+                m.borrow()
+                    .keys()
+                    .filter(|(s, key)| *s == stage && key.starts_with(prefix))
+                    .map(|(_, key)| key.clone())
+                    .collect()
+            })
+        }
+    }
+
+    /// The value under `key`, if any.
+    pub fn get(scope: Scope, key: &str) -> Option<Vec<u8>> {
+        imp::get(scope, key)
+    }
+    /// Store `value` under `key`.
+    pub fn set(scope: Scope, key: &str, value: &[u8]) {
+        imp::set(scope, key, value)
+    }
+    /// Remove `key`.
+    pub fn delete(scope: Scope, key: &str) {
+        imp::delete(scope, key)
+    }
+    /// Keys starting with `prefix`, ascending.
+    pub fn keys(scope: Scope, prefix: &str) -> Vec<String> {
+        imp::keys(scope, prefix)
+    }
+}

@@ -1,0 +1,147 @@
+//! The Rust SDK for wasp processor plugins.
+//!
+//! A plugin is a type implementing [`Plugin`] plus one [`export_plugin!`] line.
+//! The SDK hides the generated component bindings: the host calls the
+//! plugin with batches, the SDK keeps one plugin value per instance and calls
+//! [`Plugin::process`] once per record (or [`Plugin::process_batch`] when the
+//! plugin overrides it).
+//!
+//! Host imports ([`log`], [`state`], [`counter_add`]) work natively too: off
+//! Wasm they use an in-process stub so plugin logic can be unit-tested with
+//! plain `cargo test`.
+#![deny(missing_docs)]
+
+mod host;
+
+pub use host::{counter_add, log, state};
+
+/// The generated bindings for the `wasp:plugin` world. Plugin authors rarely
+/// need this; it is public for the export macro.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "::wasp_sdk::bindings",
+    });
+}
+
+pub use bindings::wasp::plugin::types::{
+    BatchInfo, Destination, Header, Level, Message, Output, PluginInfo, Scope, Verdict,
+};
+
+/// A processor plugin. One value lives per plugin instance, created by
+/// [`Plugin::init`] from the stage's config.
+pub trait Plugin: Sized + 'static {
+    /// Name, version and description shown by `wasp check`.
+    fn info() -> PluginInfo;
+
+    /// Build the plugin from the stage's config, given as JSON (`{}` when
+    /// the pipeline gives none). Return a message saying what is wrong and
+    /// how to fix it to refuse the config.
+    fn init(config: &str) -> Result<Self, String>;
+
+    /// Decide what happens to one record.
+    fn process(&mut self, info: &BatchInfo, record: Message) -> Verdict;
+
+    /// Decide what happens to a batch; one verdict per record, in order.
+    /// Override to amortise work across a batch.
+    fn process_batch(&mut self, info: &BatchInfo, batch: Vec<Message>) -> Vec<Verdict> {
+        batch.into_iter().map(|m| self.process(info, m)).collect()
+    }
+
+    /// Learn from one record of the corrections topic. The default ignores it.
+    fn learn(&mut self, _info: &BatchInfo, _record: Message) -> Verdict {
+        Verdict::Drop
+    }
+}
+
+/// Parse a JSON config into `T`, with an error message that names the
+/// problem. Unknown fields are refused when `T` says `deny_unknown_fields`.
+pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, String> {
+    let text = if config.trim().is_empty() { "{}" } else { config };
+    serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))
+}
+
+/// Build a `next` output with a new value and the input key.
+pub fn output(value: Vec<u8>) -> Output {
+    Output { destination: Destination::Next, key: None, value: Some(value), headers: Vec::new() }
+}
+
+/// Build a `feedback` output with a value and the input key.
+pub fn feedback(value: Vec<u8>) -> Output {
+    Output { destination: Destination::Feedback, key: None, value: Some(value), headers: Vec::new() }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Glue used by [`export_plugin!`](crate::export_plugin); not API.
+    use super::*;
+    use std::cell::RefCell;
+
+    /// The running plugin value. A component instance is single-threaded,
+    /// so a thread-local cell is the whole story.
+    pub struct Slot<P>(pub RefCell<Option<P>>);
+
+    impl<P: Plugin> Slot<P> {
+        pub fn init(&self, config: &str) -> Result<(), String> {
+            *self.0.borrow_mut() = Some(P::init(config)?);
+            Ok(())
+        }
+
+        pub fn with<R>(&self, f: impl FnOnce(&mut P) -> R) -> R {
+            let mut slot = self.0.borrow_mut();
+            // The host always calls init first; a missing value is a host bug.
+            let plugin = slot.as_mut().expect("wasp host called the plugin before init");
+            f(plugin)
+        }
+    }
+}
+
+/// Export a [`Plugin`] type as the component's `processor` interface.
+///
+/// ```text
+/// struct Upper;
+/// impl wasp_sdk::Plugin for Upper { /* ... */ }
+/// wasp_sdk::export_plugin!(Upper);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::exports::wasp::plugin::processor::Guest;
+            use $crate::{BatchInfo, Message, PluginInfo, Verdict};
+
+            thread_local! {
+                static SLOT: $crate::__private::Slot<$plugin> =
+                    $crate::__private::Slot(::std::cell::RefCell::new(None));
+            }
+
+            struct Export;
+
+            impl Guest for Export {
+                fn info() -> PluginInfo {
+                    <$plugin as $crate::Plugin>::info()
+                }
+                fn init(config: String) -> Result<(), String> {
+                    SLOT.with(|s| s.init(&config))
+                }
+                fn process(info: BatchInfo, batch: Vec<Message>) -> Vec<Verdict> {
+                    SLOT.with(|s| s.with(|p| $crate::Plugin::process_batch(p, &info, batch)))
+                }
+                fn learn(info: BatchInfo, batch: Vec<Message>) -> Vec<Verdict> {
+                    SLOT.with(|s| {
+                        s.with(|p| {
+                            batch.into_iter().map(|m| $crate::Plugin::learn(p, &info, m)).collect()
+                        })
+                    })
+                }
+            }
+
+            $crate::bindings::__export_plugin_world!(Export with_types_in $crate::bindings);
+        };
+    };
+}

@@ -1,0 +1,8 @@
+//! Integration tests: real Wasm plugins built from this repository (by
+//! `cargo xtask plugins`), run through the real `wasp` binary and library.
+//! A missing plugin fails the test with the command to build it; nothing
+//! is skipped.
+
+mod common;
+mod contract;
+mod languages;

@@ -1,0 +1,58 @@
+//! Project tasks that need more than one cargo invocation.
+//!
+//! `cargo xtask plugins` builds every plugin from source into `plugins/dist/`:
+//! the Rust guests for `wasm32-unknown-unknown` (rustup's target, or Debian's
+//! `rustc-web` with `-Zbuild-std` where the target cannot be downloaded), then
+//! turns each core module into a component, then builds the non-Rust plugins
+//! with their own scripts. It is idempotent: unchanged inputs cost seconds.
+
+mod rust_guests;
+mod toolchain;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("plugins") => build_all(&root()),
+        _ => {
+            eprintln!("usage: cargo xtask plugins\n  builds every plugin into plugins/dist/");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The repository root (this crate lives in `<root>/xtask`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+}
+
+fn build_all(root: &Path) -> Result<()> {
+    let dist = root.join("plugins/dist");
+    std::fs::create_dir_all(&dist).with_context(|| format!("creating {}", dist.display()))?;
+    let built = rust_guests::build(root, &dist)?;
+    for p in &built {
+        println!("built {}", p.display());
+    }
+    run_script(root, "scripts/build-python-plugins")?;
+    Ok(())
+}
+
+/// Run one of the per-language build scripts; a failure stops the build.
+fn run_script(root: &Path, script: &str) -> Result<()> {
+    let path = root.join(script);
+    if !path.exists() {
+        bail!("{} is missing: the checkout is incomplete", path.display());
+    }
+    let status = Command::new("bash")
+        .arg(&path)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running {}", path.display()))?;
+    if !status.success() {
+        bail!("{script} failed ({status}); its output above says why");
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Builds the Rust guests in `plugins/` and turns them into components.
+
+use crate::toolchain::{self, TARGET};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wit_component::ComponentEncoder;
+
+/// Plugin crates: every member of the plugins workspace but the SDK.
+fn plugin_crates(plugins: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(plugins)? {
+        let dir = entry?.path();
+        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if name != "sdk" && dir.join("Cargo.toml").exists() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Build every Rust plugin; returns the component paths written.
+pub fn build(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
+    let plugins = root.join("plugins");
+    let tc = toolchain::pick()?;
+    println!("building Rust plugins with {}", tc.name);
+    let mut cmd = Command::new(&tc.cargo);
+    cmd.current_dir(&plugins)
+        .args(["build", "--release", "--target", TARGET])
+        .args(&tc.args)
+        // The host's target dir must not leak in: guests have their own.
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_TARGET_DIR", plugins.join("target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET");
+    for (k, v) in &tc.env {
+        cmd.env(k, v);
+    }
+    let status = cmd.status().with_context(|| format!("running {}", tc.cargo))?;
+    if !status.success() {
+        bail!("building the Rust plugins failed ({status}); the compiler output above says why");
+    }
+    let out_dir = plugins.join("target").join(TARGET).join("release");
+    let mut written = Vec::new();
+    for name in plugin_crates(&plugins)? {
+        let module = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let bytes = std::fs::read(&module)
+            .with_context(|| format!("{} was not built", module.display()))?;
+        let component = ComponentEncoder::default()
+            .module(&bytes)
+            .and_then(|e| e.validate(true).encode())
+            .with_context(|| format!("turning {} into a component", module.display()))?;
+        let out = dist.join(format!("{name}.wasm"));
+        write_if_changed(&out, &component)?;
+        written.push(out);
+    }
+    Ok(written)
+}
+
+/// Keep the file's mtime when nothing changed, so watchers and caches stay quiet.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
