@@ -24,6 +24,60 @@ pub enum Command {
         #[arg(short, long)]
         input: Option<PathBuf>,
     },
+    /// Run a pipeline against Kafka: consume its input topics in a consumer
+    /// group, one worker per partition, until stopped (SIGINT/SIGTERM) or
+    /// an end condition below is met; then drain, flush and commit.
+    Run {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Stop after this many input records.
+        #[arg(long)]
+        max_records: Option<u64>,
+        /// Stop when no record arrived for this many seconds.
+        #[arg(long)]
+        until_idle: Option<f64>,
+    },
+    /// Create topics (existing ones are left alone).
+    CreateTopics {
+        /// Topic names.
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// Partitions per topic.
+        #[arg(short, long, default_value_t = 1)]
+        partitions: i32,
+        /// Broker list.
+        #[arg(long, env = "WASP_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+        bootstrap_servers: String,
+    },
+    /// Produce each line of a file (or stdin) as one record.
+    Produce {
+        /// Topic to write.
+        topic: String,
+        /// Input file; `-` or absent reads stdin.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+        /// Use this JSON field of each line as the record key.
+        #[arg(long)]
+        key_field: Option<String>,
+        /// Broker list.
+        #[arg(long, env = "WASP_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+        bootstrap_servers: String,
+    },
+    /// Print a topic's records as JSON lines, from the beginning, until the
+    /// topic is quiet.
+    Consume {
+        /// Topic to read.
+        topic: String,
+        /// Stop after this many seconds without a new record.
+        #[arg(long, default_value_t = 3.0)]
+        idle: f64,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<usize>,
+        /// Broker list.
+        #[arg(long, env = "WASP_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+        bootstrap_servers: String,
+    },
     /// Check that a file is a valid wasp plugin, and optionally that it
     /// accepts a config.
     Check {

@@ -28,6 +28,10 @@ pub struct PipelineConfig {
     /// Where plugin state persists.
     #[serde(default)]
     pub state: StateConfig,
+    /// Add a `wasp.plugin.version` header (content hash of the plugin
+    /// version of the stage that produced it) to every output.
+    #[serde(default)]
+    pub version_header: bool,
     /// The stages, in order.
     #[serde(rename = "stage")]
     pub stages: Vec<StageConfig>,
@@ -67,6 +71,12 @@ pub struct KafkaConfig {
     /// librdkafka properties set on both consumer and producer (TLS, SASL…).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// librdkafka properties for the consumer only (e.g. `session.timeout.ms`).
+    #[serde(default)]
+    pub consumer: BTreeMap<String, String>,
+    /// librdkafka properties for the producer only (e.g. `linger.ms`).
+    #[serde(default)]
+    pub producer: BTreeMap<String, String>,
 }
 
 /// Batching per partition.

@@ -2,9 +2,14 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
 use wasp::cli::{Cli, Command};
 use wasp::config::PipelineConfig;
+use wasp::kafka::admin;
+use wasp::kafka::run::RunOptions;
 use wasp::runtime::{Engine, EngineOptions, InstanceContext, Limits, Plugin};
 use wasp::state::{StateScope, StateStore};
 
@@ -15,6 +20,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
@@ -37,6 +43,52 @@ fn run(cli: Cli) -> Result<()> {
                 None => {
                     wasp::filerun::run(&cfg, std::io::stdin().lock(), &mut out)?;
                 }
+            }
+            Ok(())
+        }
+        Command::Run { pipeline, max_records, until_idle } => {
+            let cfg = PipelineConfig::load(&pipeline)?;
+            let opts =
+                RunOptions { max_records, until_idle: until_idle.map(Duration::from_secs_f64) };
+            let shutdown = Arc::new(AtomicBool::new(false));
+            wasp::signals::on_shutdown(shutdown.clone())?;
+            wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
+            Ok(())
+        }
+        Command::CreateTopics { topics, partitions, bootstrap_servers } => {
+            admin::create_topics(&bootstrap_servers, &topics, partitions)?;
+            eprintln!("topics ready: {} ({partitions} partitions)", topics.join(", "));
+            Ok(())
+        }
+        Command::Produce { topic, input, key_field, bootstrap_servers } => {
+            let n = match input.filter(|p| p.as_os_str() != "-") {
+                Some(path) => {
+                    let f = std::fs::File::open(&path)
+                        .with_context(|| format!("cannot open input {}", path.display()))?;
+                    admin::produce_lines(
+                        &bootstrap_servers,
+                        &topic,
+                        BufReader::new(f),
+                        key_field.as_deref(),
+                    )?
+                }
+                None => admin::produce_lines(
+                    &bootstrap_servers,
+                    &topic,
+                    std::io::stdin().lock(),
+                    key_field.as_deref(),
+                )?,
+            };
+            eprintln!("produced {n} records to {topic}");
+            Ok(())
+        }
+        Command::Consume { topic, idle, max, bootstrap_servers } => {
+            let records =
+                admin::read_topic(&bootstrap_servers, &topic, Duration::from_secs_f64(idle), max)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            for r in &records {
+                writeln!(out, "{}", r.to_json())?;
             }
             Ok(())
         }

@@ -9,6 +9,7 @@
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 type Map = BTreeMap<String, Vec<u8>>;
@@ -18,6 +19,7 @@ type Map = BTreeMap<String, Vec<u8>>;
 pub struct StateStore {
     map: Arc<Mutex<Map>>,
     file: Option<Arc<PathBuf>>,
+    dirty: Arc<AtomicBool>,
 }
 
 impl StateStore {
@@ -41,7 +43,11 @@ impl StateStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
             Err(e) => return Err(e).with_context(|| format!("reading state {}", path.display())),
         };
-        Ok(StateStore { map: Arc::new(Mutex::new(map)), file: Some(Arc::new(path.into())) })
+        Ok(StateStore {
+            map: Arc::new(Mutex::new(map)),
+            file: Some(Arc::new(path.into())),
+            dirty: Arc::default(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Map> {
@@ -58,11 +64,13 @@ impl StateStore {
     /// Store a value under the full key.
     pub fn set(&self, key: String, value: Vec<u8>) {
         self.lock().insert(key, value);
+        self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// Remove the full key.
     pub fn delete(&self, key: &str) {
         self.lock().remove(key);
+        self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// Full keys starting with `prefix`, ascending.
@@ -74,10 +82,13 @@ impl StateStore {
             .collect()
     }
 
-    /// Write the store to its file atomically (temp file + rename).
-    /// A no-op for an in-memory store.
+    /// Write the store to its file atomically (temp file + rename) if it
+    /// changed since the last flush. A no-op for an in-memory store.
     pub fn flush(&self) -> Result<()> {
         let Some(path) = &self.file else { return Ok(()) };
+        if !self.dirty.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
         let bytes = serde_json::to_vec(&*self.lock())?;
         let tmp = path.with_extension("tmp");
         if let Some(dir) = path.parent() {

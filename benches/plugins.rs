@@ -1,0 +1,194 @@
+//! Each shipped Rust plugin run as a Wasm component through
+//! `PluginInstance::process` against the same crate compiled natively and
+//! called through its `wasp_sdk::Plugin` API (with the SDK's native stubs
+//! for state, log and counters). Batches of 256 records; throughput is per
+//! record.
+//!
+//! The native side excludes cloning the input batch (the plugin takes it by
+//! value) and dropping the verdicts; the Wasm side includes copying the batch
+//! into the guest and the verdicts out, which is the boundary cost measured.
+//!
+//! Run: `cargo bench --bench plugins` (plugins built by `cargo xtask plugins`).
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::hint::black_box;
+use wasp::runtime::bindings::{Message, Verdict};
+use wasp::runtime::Limits;
+
+const BATCH: usize = 256;
+
+const JSON_TRANSFORM_CONFIG: &str = r#"{
+    "select": ["id", "sensor", "temperature", "humidity", "ts"],
+    "scale": {"temperature": {"multiply": 1.8, "offset": 32}, "humidity": {"multiply": 0.01}},
+    "rename": {"temperature": "temperature_f", "ts": "timestamp"}
+}"#;
+
+const KNN_CONFIG: &str = r#"{
+    "builtin": "iris",
+    "features": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+    "label": "species",
+    "k": 5
+}"#;
+
+/// The host's record as the SDK's native type.
+fn native(m: &Message) -> wasp_sdk::Message {
+    wasp_sdk::Message {
+        offset: m.offset,
+        timestamp: m.timestamp,
+        key: m.key.clone(),
+        value: m.value.clone(),
+        headers: m
+            .headers
+            .iter()
+            .map(|h| wasp_sdk::Header { key: h.key.clone(), value: h.value.clone() })
+            .collect(),
+    }
+}
+
+fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message> {
+    batch.iter().map(native).collect()
+}
+
+/// A comparable summary of a host-side verdict.
+fn summary(v: &Verdict) -> String {
+    let text =
+        |b: &Option<Vec<u8>>| String::from_utf8_lossy(b.as_deref().unwrap_or(b"")).into_owned();
+    match v {
+        Verdict::Pass => "pass".into(),
+        Verdict::Value(b) => format!("value {}", String::from_utf8_lossy(b)),
+        Verdict::Emit(outs) => {
+            format!("emit {:?}", outs.iter().map(|o| text(&o.value)).collect::<Vec<_>>())
+        }
+        Verdict::Drop => "drop".into(),
+        Verdict::Reject(r) => format!("reject {r}"),
+    }
+}
+
+/// The same summary of a native verdict.
+fn native_summary(v: &wasp_sdk::Verdict) -> String {
+    let text =
+        |b: &Option<Vec<u8>>| String::from_utf8_lossy(b.as_deref().unwrap_or(b"")).into_owned();
+    match v {
+        wasp_sdk::Verdict::Pass => "pass".into(),
+        wasp_sdk::Verdict::Value(b) => format!("value {}", String::from_utf8_lossy(b)),
+        wasp_sdk::Verdict::Emit(outs) => {
+            format!("emit {:?}", outs.iter().map(|o| text(&o.value)).collect::<Vec<_>>())
+        }
+        wasp_sdk::Verdict::Drop => "drop".into(),
+        wasp_sdk::Verdict::Reject(r) => format!("reject {r}"),
+    }
+}
+
+/// Benchmark one plugin both ways on `batch`, after checking that both give
+/// the same verdicts and that none is a rejection (a benchmark of error
+/// paths would measure the wrong thing).
+fn compare<P: wasp_sdk::Plugin>(
+    c: &mut Criterion,
+    name: &str,
+    config: &str,
+    warmup: &[Vec<Message>],
+    batch: &[Message],
+) {
+    let engine = common::default_engine();
+    let plugin = common::load(&engine, name);
+    let mut wasm = common::instance(&plugin, config, Limits::default());
+    let mut native_plugin = P::init(config).unwrap_or_else(|e| panic!("{name} init: {e}"));
+    let info = common::info();
+    let native_info = wasp_sdk::BatchInfo { topic: info.topic.clone(), partition: info.partition };
+    for w in warmup {
+        wasm.process(&info, w).expect("warm-up batch");
+        native_plugin.process_batch(&native_info, native_batch(w));
+    }
+    let wasm_out: Vec<String> =
+        wasm.process(&info, batch).expect("Wasm processes the batch").iter().map(summary).collect();
+    let native_out: Vec<String> = native_plugin
+        .process_batch(&native_info, native_batch(batch))
+        .iter()
+        .map(native_summary)
+        .collect();
+    assert_eq!(wasm_out.len(), batch.len());
+    assert!(!wasm_out.iter().any(|s| s.starts_with("reject")), "{name} rejected: {wasm_out:?}");
+    assert_eq!(wasm_out, native_out, "{name}: Wasm and native verdicts differ");
+
+    let mut group = c.benchmark_group(format!("plugins/{name}"));
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    group.bench_function("wasm", |b| {
+        b.iter_batched(
+            || (),
+            |()| wasm.process(&info, black_box(batch)).expect("Wasm processes the batch"),
+            BatchSize::SmallInput,
+        )
+    });
+    let input = native_batch(batch);
+    group.bench_function("native", |b| {
+        b.iter_batched(
+            || input.clone(),
+            |records| native_plugin.process_batch(&native_info, records),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn json_transform(c: &mut Criterion) {
+    let batch = common::records(BATCH, false);
+    compare::<json_transform::JsonTransform>(
+        c,
+        "json-transform",
+        JSON_TRANSFORM_CONFIG,
+        &[],
+        &batch,
+    );
+}
+
+/// The Iris rows as JSON records with their true species, cycled to `n`.
+fn iris_records(n: usize) -> Vec<Message> {
+    let rows: Vec<&str> = knn::config::IRIS_CSV.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    (0..n)
+        .map(|i| {
+            let f: Vec<&str> = rows[i % rows.len()].split(',').collect();
+            let value = format!(
+                r#"{{"sepal_length":{},"sepal_width":{},"petal_length":{},"petal_width":{},"species":"{}"}}"#,
+                f[0], f[1], f[2], f[3], f[4]
+            );
+            common::value_record(i, value.into_bytes())
+        })
+        .collect()
+}
+
+fn knn(c: &mut Criterion) {
+    let batch = iris_records(BATCH);
+    compare::<knn::KnnPlugin>(c, "knn", KNN_CONFIG, &[], &batch);
+}
+
+/// The labelled sensor stream of `tests/data/sensors/stream.jsonl`.
+fn sensor_records() -> Vec<Message> {
+    let path = common::root().join("tests/data/sensors/stream.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| common::value_record(i, l.as_bytes().to_vec()))
+        .collect()
+}
+
+fn anomaly(c: &mut Criterion) {
+    // scikit-learn's settings of tests/data/sensors/sklearn.json: 1000
+    // warm-up samples, 100 trees of 256 samples.
+    let config = r#"{"features":["temperature","humidity","pressure"],"warmup":1000,
+        "trees":100,"sample_size":256,"contamination":0.05,"seed":42,"label_field":"is_anomaly"}"#;
+    let records = sensor_records();
+    let warmup: Vec<Vec<Message>> = records[..1024].chunks(BATCH).map(<[_]>::to_vec).collect();
+    let batch = &records[1024..1024 + BATCH];
+    compare::<anomaly::AnomalyPlugin>(c, "anomaly", config, &warmup, batch);
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = json_transform, knn, anomaly
+}
+criterion_main!(benches);

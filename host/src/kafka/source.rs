@@ -1,0 +1,168 @@
+//! The consumer side: a consumer-group member whose rebalance callbacks
+//! start and stop partition workers, and a poll loop that hands each record
+//! to its partition's worker.
+//!
+//! Callbacks run inside `poll` on the source thread, so a revoked
+//! partition's worker is drained and its offsets committed before the
+//! partition can be assigned to another process.
+
+use super::worker::{Command, Mode, WorkerHandle, WorkerShared};
+use crate::runtime::bindings::{Header, Message};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+type Key = (String, i32);
+
+/// Consumer context owning the partition workers.
+pub struct SourceContext {
+    workers: Mutex<HashMap<Key, WorkerHandle>>,
+    shared: WorkerShared,
+    corrections: Option<String>,
+    settle_timeout: Duration,
+}
+
+impl ClientContext for SourceContext {}
+
+impl ConsumerContext for SourceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let keys =
+                tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
+            let offsets = self.stop(keys);
+            commit(consumer, &offsets, "revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                for e in tpl.elements() {
+                    self.start(e.topic(), e.partition());
+                }
+            }
+            Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// Commit explicit offsets synchronously; failures are logged (the records
+/// are then processed again by the next owner: at-least-once).
+pub fn commit(consumer: &BaseConsumer<SourceContext>, offsets: &TopicPartitionList, why: &str) {
+    if offsets.count() == 0 {
+        return;
+    }
+    match consumer.commit(offsets, CommitMode::Sync) {
+        Ok(()) => tracing::info!("committed offsets of {} {why} partitions", offsets.count()),
+        Err(e) => {
+            tracing::warn!("commit of {why} partitions failed: {e}; their tail will be reprocessed")
+        }
+    }
+}
+
+impl SourceContext {
+    /// A context with no workers yet.
+    pub fn new(
+        shared: WorkerShared,
+        corrections: Option<String>,
+        settle_timeout: Duration,
+    ) -> Self {
+        SourceContext { workers: Mutex::default(), shared, corrections, settle_timeout }
+    }
+
+    fn workers(&self) -> MutexGuard<'_, HashMap<Key, WorkerHandle>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn start(&self, topic: &str, partition: i32) {
+        let mode =
+            if self.corrections.as_deref() == Some(topic) { Mode::Learn } else { Mode::Process };
+        tracing::info!(topic, partition, ?mode, "partition assigned");
+        let h = WorkerHandle::spawn(self.shared.clone(), topic.to_string(), partition, mode);
+        self.workers().insert((topic.to_string(), partition), h);
+    }
+
+    /// Drain and stop the workers of `keys`; the offsets to commit for them.
+    pub fn stop(&self, keys: Vec<Key>) -> TopicPartitionList {
+        let handles: Vec<(Key, WorkerHandle)> = {
+            let mut w = self.workers();
+            keys.into_iter().filter_map(|k| w.remove(&k).map(|h| (k, h))).collect()
+        };
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), h) in handles {
+            let tracker = h.tracker.clone();
+            h.stop();
+            if !tracker.wait_settled(self.settle_timeout) {
+                tracing::warn!(
+                    topic,
+                    partition,
+                    outstanding = tracker.outstanding(),
+                    "deliveries still outstanding at hand-over; committing only what was delivered"
+                );
+            }
+            if let Some(next) = tracker.committable() {
+                let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(next));
+            }
+            tracing::info!(topic, partition, "partition released");
+        }
+        tpl
+    }
+
+    /// Stop every worker; the offsets to commit.
+    pub fn stop_all(&self) -> TopicPartitionList {
+        let keys = self.workers().keys().cloned().collect();
+        self.stop(keys)
+    }
+
+    /// Offsets every worker may commit now, for the next auto-commit.
+    pub fn committable(&self) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), h) in self.workers().iter() {
+            if let Some(next) = h.tracker.committable() {
+                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
+            }
+        }
+        tpl
+    }
+
+    /// Hand a record to its partition's worker (blocking when it is busy).
+    /// False when no worker runs for the partition or it died.
+    pub fn dispatch(&self, m: &BorrowedMessage<'_>) -> bool {
+        let tx = match self.workers().get(&(m.topic().to_string(), m.partition())) {
+            Some(h) => h.tx.clone(),
+            None => return false,
+        };
+        tx.send(Command::Record(to_message(m))).is_ok()
+    }
+
+    /// Number of partitions this process owns.
+    pub fn partitions(&self) -> usize {
+        self.workers().len()
+    }
+}
+
+/// Copy a Kafka record into the contract's message type.
+pub fn to_message(m: &BorrowedMessage<'_>) -> Message {
+    let headers = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| Header {
+                    key: h.key.to_string(),
+                    value: h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Message {
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}

@@ -1,0 +1,128 @@
+//! At-least-once bookkeeping for one input partition.
+//!
+//! An input offset may be committed only when every record it produced
+//! (outputs, feedback, dead letters) has been acknowledged by the broker.
+//! The tracker holds, per processed input offset, how many deliveries are
+//! still outstanding; the committable position is the lowest offset still
+//! waiting, or the one after the last processed input when nothing waits.
+
+use std::collections::BTreeMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Input offset → deliveries not yet acknowledged (always > 0).
+    pending: BTreeMap<i64, u32>,
+    /// The offset after the last input handed to the pipeline.
+    next: Option<i64>,
+    /// Records whose delivery failed for good; their inputs stay uncommitted.
+    failed: u64,
+}
+
+/// Tracks one partition's inputs until their outputs are delivered.
+#[derive(Debug, Default)]
+pub struct OffsetTracker {
+    inner: Mutex<Inner>,
+    settled: Condvar,
+}
+
+impl OffsetTracker {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Input `offset` was processed and produced `deliveries` records.
+    /// Inputs must be begun in offset order.
+    pub fn begin(&self, offset: i64, deliveries: u32) {
+        let mut g = self.lock();
+        if deliveries > 0 {
+            *g.pending.entry(offset).or_default() += deliveries;
+        }
+        g.next = Some(g.next.map_or(offset + 1, |n| n.max(offset + 1)));
+    }
+
+    /// One record produced for input `offset` was acknowledged.
+    pub fn ack(&self, offset: i64) {
+        let mut g = self.lock();
+        if let Some(n) = g.pending.get_mut(&offset) {
+            *n -= 1;
+            if *n == 0 {
+                g.pending.remove(&offset);
+                if g.pending.is_empty() {
+                    self.settled.notify_all();
+                }
+            }
+        }
+    }
+
+    /// One record produced for input `offset` could not be delivered: the
+    /// input stays pending forever so it is never committed, and is
+    /// processed again after a restart.
+    pub fn fail(&self, _offset: i64) {
+        self.lock().failed += 1;
+    }
+
+    /// Deliveries that failed for good.
+    pub fn failed(&self) -> u64 {
+        self.lock().failed
+    }
+
+    /// The offset to commit (the next one to consume), if anything was processed.
+    pub fn committable(&self) -> Option<i64> {
+        let g = self.lock();
+        match g.pending.keys().next() {
+            Some(&lowest) => Some(lowest),
+            None => g.next,
+        }
+    }
+
+    /// Deliveries still outstanding.
+    pub fn outstanding(&self) -> u64 {
+        self.lock().pending.values().map(|&n| u64::from(n)).sum()
+    }
+
+    /// Wait up to `timeout` for every delivery to be acknowledged; true if
+    /// nothing is outstanding.
+    pub fn wait_settled(&self, timeout: Duration) -> bool {
+        let g = self.lock();
+        let (g, _) = self
+            .settled
+            .wait_timeout_while(g, timeout, |i| !i.pending.is_empty())
+            .unwrap_or_else(|p| p.into_inner());
+        g.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_only_past_fully_delivered_inputs() {
+        let t = OffsetTracker::default();
+        assert_eq!(t.committable(), None);
+        t.begin(10, 2);
+        t.begin(11, 0);
+        t.begin(12, 1);
+        assert_eq!(t.committable(), Some(10));
+        t.ack(12);
+        assert_eq!(t.committable(), Some(10), "a later ack does not pass an earlier pending input");
+        t.ack(10);
+        assert_eq!(t.committable(), Some(10));
+        t.ack(10);
+        assert_eq!(t.committable(), Some(13));
+        assert!(t.wait_settled(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn a_failed_delivery_holds_the_position() {
+        let t = OffsetTracker::default();
+        t.begin(5, 1);
+        t.fail(5);
+        t.begin(6, 0);
+        assert_eq!(t.committable(), Some(5));
+        assert!(!t.wait_settled(Duration::from_millis(1)));
+        assert_eq!(t.failed(), 1);
+    }
+}
