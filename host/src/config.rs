@@ -87,13 +87,19 @@ pub struct BatchConfig {
     pub max_records: usize,
     /// How long a partition worker waits to fill a batch, in ms.
     pub linger_ms: u64,
+    /// Input values larger than this go to the dead-letter topic without
+    /// reaching a plugin.
+    pub max_value_bytes: usize,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
         // 256 amortises the per-call cost (see the boundary bench) while a
         // batch of typical 1 KiB records stays well under a MiB.
-        BatchConfig { max_records: 256, linger_ms: 5 }
+        // 1,000,000 bytes is Kafka's default record limit (`message.max.bytes`
+        // is 1 MiB including overhead): a larger value is unusual enough to
+        // be a mistake, and plugins should not have to defend against it.
+        BatchConfig { max_records: 256, linger_ms: 5, max_value_bytes: 1_000_000 }
     }
 }
 

@@ -96,6 +96,8 @@ pub struct StageSpec {
     pub name: String,
     /// Plugin version in use.
     pub plugin: Arc<Plugin>,
+    /// The plugin's content hash, shared by every output it produces.
+    pub version: Arc<str>,
     /// Config JSON for `init`.
     pub config_json: String,
     /// Limits.
@@ -132,6 +134,8 @@ pub struct Pipeline {
     pub caps: OutputCaps,
     /// The state store.
     pub state: StateStore,
+    /// Largest input value handed to the plugins.
+    pub max_value_bytes: usize,
 }
 
 impl Pipeline {
@@ -147,6 +151,7 @@ impl Pipeline {
             let plugin = Plugin::load(engine, &cfg.resolve(&s.plugin))?;
             let spec = StageSpec {
                 name: s.name.clone(),
+                version: plugin.version().into(),
                 plugin,
                 config_json: s.config_json(),
                 limits: s.limits,
@@ -157,7 +162,13 @@ impl Pipeline {
             spec.plugin.instantiate(spec.context())?;
             stages.push(Arc::new(spec));
         }
-        Ok(Pipeline { name: cfg.name.clone(), stages, caps: OutputCaps::default(), state })
+        Ok(Pipeline {
+            name: cfg.name.clone(),
+            stages,
+            caps: OutputCaps::default(),
+            state,
+            max_value_bytes: cfg.batch.max_value_bytes,
+        })
     }
 
     /// One instance of every stage for a worker.
@@ -172,7 +183,7 @@ impl Pipeline {
                 })
             })
             .collect::<Result<_, PluginError>>()?;
-        Ok(PipelineInstance { runners, caps: self.caps })
+        Ok(PipelineInstance { runners, caps: self.caps, max_value_bytes: self.max_value_bytes })
     }
 }
 
@@ -221,6 +232,7 @@ impl StageRunner {
 pub struct PipelineInstance {
     runners: Vec<StageRunner>,
     caps: OutputCaps,
+    max_value_bytes: usize,
 }
 
 /// Records in flight between stages, each with the index of its input record.
@@ -254,23 +266,79 @@ impl PipelineInstance {
         let mut outcomes = vec![Outcome::default(); batch.len()];
         let first_origins: Vec<usize> = (0..batch.len()).collect();
         let mut between = InFlight::default();
+        let oversized =
+            |m: &Message| m.value.as_ref().is_some_and(|v| v.len() > self.max_value_bytes);
+        // Oversized inputs never reach a plugin; the rest go on as usual
+        // (copied only in the rare batch that has one).
+        let filtered = batch.iter().any(oversized);
+        if filtered {
+            for (i, m) in batch.iter().enumerate() {
+                if oversized(m) {
+                    outcomes[i].failures.push(Failure {
+                        stage: String::new(),
+                        plugin: String::new(),
+                        kind: "input".into(),
+                        reason: format!(
+                            "value of {} bytes is over batch.max_value_bytes ({}); raise it if such records are expected",
+                            m.value.as_ref().map_or(0, Vec::len),
+                            self.max_value_bytes
+                        ),
+                    });
+                } else {
+                    between.msgs.push(m.clone());
+                    between.origins.push(i);
+                }
+            }
+        }
         let last = self.runners.len() - 1;
         for (i, runner) in self.runners.iter_mut().enumerate() {
-            let (msgs, origins): (&[Message], &[usize]) =
-                if i == 0 { (batch, &first_origins) } else { (&between.msgs, &between.origins) };
+            let (msgs, origins): (&[Message], &[usize]) = if i == 0 && !filtered {
+                (batch, &first_origins)
+            } else {
+                (&between.msgs, &between.origins)
+            };
             if msgs.is_empty() {
                 break;
             }
             let results = runner.run(info, msgs, learn);
             let mut next = InFlight::default();
-            let mut apply =
-                Apply { spec: &runner.spec, caps: &self.caps, last: i == last, next: &mut next };
+            let mut apply = Apply {
+                spec: &runner.spec,
+                caps: &self.caps,
+                last: i == last,
+                next: &mut next,
+                tally: Tally::default(),
+            };
             for ((&origin, msg), result) in origins.iter().zip(msgs).zip(results) {
                 apply.apply(origin, msg, result, &mut outcomes[origin]);
             }
+            apply.tally.record(&runner.spec.metrics);
             between = next;
         }
         outcomes
+    }
+}
+
+/// Verdict counts of one stage call, added to the shared counters once per
+/// batch rather than once per record.
+#[derive(Default)]
+struct Tally {
+    forwarded: u64,
+    dropped: u64,
+    rejected: u64,
+}
+
+impl Tally {
+    fn record(&self, m: &StageMetrics) {
+        for (name, n) in [
+            (metrics::FORWARDED, self.forwarded),
+            (metrics::DROPPED, self.dropped),
+            (metrics::REJECTED, self.rejected),
+        ] {
+            if n > 0 {
+                m.add(name, n);
+            }
+        }
     }
 }
 
@@ -280,6 +348,7 @@ struct Apply<'a> {
     caps: &'a OutputCaps,
     last: bool,
     next: &'a mut InFlight,
+    tally: Tally,
 }
 
 impl Apply<'_> {
@@ -294,7 +363,7 @@ impl Apply<'_> {
 
     /// Send `msg` on: to the next stage, or out of the pipeline after the last.
     fn forward(&mut self, origin: usize, msg: Message, out: &mut Outcome) {
-        self.spec.metrics.add(metrics::FORWARDED, 1);
+        self.tally.forwarded += 1;
         if self.last {
             out.produced.push(self.produce(Route::Output, msg.key, msg.value, msg.headers));
         } else {
@@ -310,8 +379,7 @@ impl Apply<'_> {
         value: Option<Vec<u8>>,
         headers: Vec<Header>,
     ) -> Produced {
-        let version: Arc<str> = self.spec.plugin.version().into();
-        Produced { route, key, value, headers, version }
+        Produced { route, key, value, headers, version: self.spec.version.clone() }
     }
 
     fn check_caps(&self, outputs: &[crate::runtime::bindings::Output]) -> Result<(), String> {
@@ -396,9 +464,9 @@ impl Apply<'_> {
                     }
                 }
             }
-            Verdict::Drop => self.spec.metrics.add(metrics::DROPPED, 1),
+            Verdict::Drop => self.tally.dropped += 1,
             Verdict::Reject(reason) => {
-                self.spec.metrics.add(metrics::REJECTED, 1);
+                self.tally.rejected += 1;
                 self.fail(out, "rejected", reason)
             }
         }

@@ -3,6 +3,8 @@
 //! A missing plugin fails the test with the command to build it; nothing
 //! is skipped.
 
+mod broker;
 mod common;
 mod contract;
+mod kafka;
 mod languages;

@@ -53,9 +53,7 @@ fn scale_entry(field: &str, v: &Value) -> Result<Scale, String> {
             "multiply" => scale.multiply = x,
             "offset" => scale.offset = x,
             _ => {
-                return Err(format!(
-                    "unknown key 'scale.{field}.{k}': expected multiply or offset"
-                ))
+                return Err(format!("unknown key 'scale.{field}.{k}': expected multiply or offset"))
             }
         }
     }

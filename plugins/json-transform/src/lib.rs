@@ -21,8 +21,8 @@ impl JsonTransform {
             Some(b) if !b.is_empty() => b,
             _ => return Err("empty value: expected a JSON object".into()),
         };
-        let parsed: Value = serde_json::from_slice(bytes)
-            .map_err(|e| format!("value is not valid JSON: {e}"))?;
+        let parsed: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("value is not valid JSON: {e}"))?;
         let Value::Object(mut obj) = parsed else {
             return Err("value is not a JSON object".into());
         };

@@ -72,7 +72,12 @@ pub fn output(value: Vec<u8>) -> Output {
 
 /// Build a `feedback` output with a value and the input key.
 pub fn feedback(value: Vec<u8>) -> Output {
-    Output { destination: Destination::Feedback, key: None, value: Some(value), headers: Vec::new() }
+    Output {
+        destination: Destination::Feedback,
+        key: None,
+        value: Some(value),
+        headers: Vec::new(),
+    }
 }
 
 #[doc(hidden)]
@@ -141,7 +146,7 @@ macro_rules! export_plugin {
                 }
             }
 
-            $crate::bindings::__export_plugin_world!(Export with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin_world!(Export with_types_in $crate::bindings);
         };
     };
 }

@@ -1,0 +1,203 @@
+//! Harness for tests against the real local broker: unique topic names,
+//! producing and reading records, and `wasp run` as a child process.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+use wasp::kafka::admin;
+
+/// Tests that pause the broker take this for writing; every other broker
+/// test holds it for reading, so a pause never lands in another test.
+static BROKER: RwLock<()> = RwLock::new(());
+
+/// Shared use of the broker.
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    BROKER.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sole use of the broker.
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    BROKER.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The broker address; the README's test command starts the broker and sets it.
+pub fn bootstrap() -> String {
+    std::env::var("WASP_BOOTSTRAP_SERVERS").expect(
+        "WASP_BOOTSTRAP_SERVERS is not set: start the local broker with \
+         `export WASP_BOOTSTRAP_SERVERS=$(scripts/broker start)` (scripts/test does this)",
+    )
+}
+
+/// A topic name no other test or run uses.
+pub fn unique(tag: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{tag}-{}-{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+/// Create topics explicitly (the broker would auto-create with 1 partition).
+pub fn create(topics: &[&str], partitions: i32) {
+    let names: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
+    admin::create_topics(&bootstrap(), &names, partitions).expect("creating topics");
+}
+
+/// Produce `(key, value)` records, optionally paced over `over`.
+pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration>) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("linger.ms", "5")
+        .set("message.max.bytes", "16777216")
+        .create()
+        .unwrap();
+    let start = Instant::now();
+    let n = records.len().max(1) as f64;
+    for (i, (k, v)) in records.iter().enumerate() {
+        if let Some(total) = over {
+            let due = total.mul_f64(i as f64 / n);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        admin::send(&producer, BaseRecord::to(topic).key(k.as_str()).payload(v.as_slice()))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(120)).expect("delivering test records");
+}
+
+/// Read a topic from the beginning until quiet for `idle`.
+pub fn read(topic: &str, idle: Duration) -> Vec<admin::Record> {
+    admin::read_topic(&bootstrap(), topic, idle, None).expect("reading a topic")
+}
+
+/// Build a pipeline file: topics, fast group settings, and the given stages.
+pub fn pipeline(dir: &Path, name: &str, topics_toml: &str, rest: &str) -> PathBuf {
+    // A fresh name is a fresh consumer group: no stale members from earlier runs.
+    let group = unique(name);
+    let toml = format!(
+        "name = \"{group}\"\n[topics]\n{topics_toml}\n\
+         [kafka.consumer]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n{rest}"
+    );
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, toml).unwrap();
+    p
+}
+
+/// A `[[stage]]` table for a built plugin.
+pub fn stage(name: &str, plugin: &str, config: &str) -> String {
+    format!(
+        "[[stage]]\nname = \"{name}\"\nplugin = \"{}\"\n[stage.config]\n{config}\n",
+        crate::common::plugin(plugin).display()
+    )
+}
+
+/// A running `wasp run`.
+pub struct Wasp {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Wasp {
+    /// Start `wasp run PIPELINE ARGS…`, logging to a file beside the pipeline.
+    pub fn start(pipeline: &Path, args: &[&str], tag: &str) -> Wasp {
+        let log = pipeline.with_extension(format!("{tag}.log"));
+        let f = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .arg("run")
+            .arg(pipeline)
+            .args(args)
+            .env("WASP_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(f)
+            .spawn()
+            .expect("starting wasp run");
+        Wasp { child, log }
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle`, up to `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Wait for exit (success expected), up to `timeout`; returns the log.
+    pub fn wait_ok(mut self, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = self.log();
+                assert!(status.success(), "wasp run failed ({status}):\n{log}");
+                assert!(!log.contains("panicked"), "wasp panicked:\n{log}");
+                return log;
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("wasp run did not finish in {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL: no draining, no commit.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM: graceful shutdown.
+    pub fn sigterm(&self) {
+        let status =
+            Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Wasp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run a broker script subcommand (pause/resume).
+pub fn broker_script(cmd: &str) {
+    let status =
+        Command::new(crate::common::root().join("scripts/broker")).arg(cmd).status().unwrap();
+    assert!(status.success(), "scripts/broker {cmd} failed");
+}
+
+/// `n` JSON records `{"id":i,"temperature":i}` keyed by id.
+pub fn numbered(n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| (i.to_string(), format!(r#"{{"id":{i},"temperature":{i}}}"#).into_bytes()))
+        .collect()
+}
+
+/// Ids seen in JSON values of `records`, with how often each was seen.
+pub fn id_counts(records: &[admin::Record]) -> std::collections::BTreeMap<u64, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in records {
+        let v: serde_json::Value = serde_json::from_slice(r.value.as_deref().unwrap()).unwrap();
+        *m.entry(v["id"].as_u64().unwrap()).or_default() += 1;
+    }
+    m
+}
+
+/// Flush stdout of the test so long tests show progress.
+pub fn note(msg: &str) {
+    println!("{msg}");
+    let _ = std::io::stdout().flush();
+}
