@@ -36,6 +36,16 @@ pub enum Command {
         /// Stop when no record arrived for this many seconds.
         #[arg(long)]
         until_idle: Option<f64>,
+        /// Do not watch the pipeline and plugin files for changes (hot
+        /// reload still works with `wasp reload`).
+        #[arg(long)]
+        no_watch: bool,
+    },
+    /// Ask the running `wasp run` processes of a pipeline to reload its
+    /// plugins and stage configs now; prints what each stage did.
+    Reload {
+        /// The pipeline file the processes were started with.
+        pipeline: PathBuf,
     },
     /// Create topics (existing ones are left alone).
     CreateTopics {

@@ -111,7 +111,8 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
     }
     line.push_str(&format!(" dropped={}", summary.dropped));
     eprintln!("{line}");
-    for s in &pipeline.stages {
+    for slot in &pipeline.stages {
+        let s = slot.current();
         let counters: Vec<String> =
             s.metrics.snapshot().iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!(

@@ -22,6 +22,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod reload;
 pub mod router;
 pub mod runtime;
 pub mod signals;

@@ -46,13 +46,28 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Run { pipeline, max_records, until_idle } => {
+        Command::Run { pipeline, max_records, until_idle, no_watch } => {
             let cfg = PipelineConfig::load(&pipeline)?;
-            let opts =
-                RunOptions { max_records, until_idle: until_idle.map(Duration::from_secs_f64) };
+            let opts = RunOptions {
+                max_records,
+                until_idle: until_idle.map(Duration::from_secs_f64),
+                pipeline_file: Some(pipeline.clone()),
+                watch: !no_watch,
+            };
             let shutdown = Arc::new(AtomicBool::new(false));
             wasp::signals::on_shutdown(shutdown.clone())?;
             wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
+            Ok(())
+        }
+        Command::Reload { pipeline } => {
+            let cfg = PipelineConfig::load(&pipeline)?;
+            let replies = wasp::reload::request(&pipeline, &cfg.name)?;
+            for r in &replies {
+                println!("{r}");
+            }
+            if replies.iter().any(|r| r.starts_with("refused")) {
+                anyhow::bail!("a new version was refused; the running versions keep serving");
+            }
             Ok(())
         }
         Command::CreateTopics { topics, partitions, bootstrap_servers } => {

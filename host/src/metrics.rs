@@ -24,8 +24,14 @@ pub const MEMORY_LIMIT_HITS: &str = "memory_limit_hits";
 pub const FUEL_EXHAUSTED: &str = "fuel_exhausted";
 /// Instances thrown away and rebuilt after a fault.
 pub const INSTANCE_RECYCLES: &str = "instance_recycles";
+/// Records a disabled stage refused without calling its plugin (see
+/// `[stage.faults]`); non-zero means the stage is or was disabled.
+pub const DISABLED: &str = "disabled";
+/// Input records this stage failed: rejected, faulted, over the output
+/// caps or refused while disabled. Each goes to the dead-letter topic.
+pub const DEAD_LETTERED: &str = "dead_lettered";
 
-const BUILTIN: [&str; 9] = [
+const BUILTIN: [&str; 11] = [
     RECORDS_IN,
     FORWARDED,
     REJECTED,
@@ -35,6 +41,8 @@ const BUILTIN: [&str; 9] = [
     MEMORY_LIMIT_HITS,
     FUEL_EXHAUSTED,
     INSTANCE_RECYCLES,
+    DISABLED,
+    DEAD_LETTERED,
 ];
 
 /// Counters of one stage, shared by every worker running it.

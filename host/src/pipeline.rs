@@ -14,7 +14,8 @@ use crate::runtime::bindings::{BatchInfo, Destination, Header, Message, Verdict}
 use crate::runtime::{Engine, Fault, FaultKind, InstanceContext, Limits, Plugin, PluginInstance};
 use crate::state::{StateScope, StateStore};
 use anyhow::Result;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// Where a produced record goes, before topic names are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +110,25 @@ pub struct StageSpec {
 }
 
 impl StageSpec {
+    /// The same stage with another plugin version, config or limits; state
+    /// and counters carry over, so a reload keeps what the plugin learned.
+    pub fn with(&self, plugin: Arc<Plugin>, config_json: String, limits: Limits) -> StageSpec {
+        StageSpec {
+            name: self.name.clone(),
+            version: plugin.version().into(),
+            plugin,
+            config_json,
+            limits,
+            metrics: self.metrics.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Start and initialise an instance, as a worker would.
+    pub fn start_instance(&self) -> Result<PluginInstance, PluginError> {
+        self.plugin.instantiate(self.context())
+    }
+
     fn context(&self) -> InstanceContext {
         InstanceContext {
             stage: self.name.clone(),
@@ -124,12 +144,41 @@ impl StageSpec {
     }
 }
 
+/// The current version of one stage. Hot reload replaces the spec and
+/// bumps the generation; each worker notices at its next batch boundary.
+pub struct StageSlot {
+    spec: RwLock<Arc<StageSpec>>,
+    generation: AtomicU64,
+}
+
+impl StageSlot {
+    fn new(spec: StageSpec) -> Self {
+        StageSlot { spec: RwLock::new(Arc::new(spec)), generation: AtomicU64::new(0) }
+    }
+
+    /// The spec workers should run.
+    pub fn current(&self) -> Arc<StageSpec> {
+        self.spec.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Bumped on every swap.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Make `spec` the stage's version; workers switch at their next batch.
+    pub fn swap(&self, spec: StageSpec) {
+        *self.spec.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(spec);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// A pipeline's stages, loaded and checked.
 pub struct Pipeline {
     /// Pipeline name.
     pub name: String,
     /// The stages, in order.
-    pub stages: Vec<Arc<StageSpec>>,
+    pub stages: Vec<Arc<StageSlot>>,
     /// Output caps.
     pub caps: OutputCaps,
     /// The state store.
@@ -159,8 +208,8 @@ impl Pipeline {
                 state: StateScope::new(state.clone(), &cfg.name, &s.name),
             };
             // Fail fast on a refused config.
-            spec.plugin.instantiate(spec.context())?;
-            stages.push(Arc::new(spec));
+            spec.start_instance()?;
+            stages.push(Arc::new(StageSlot::new(spec)));
         }
         Ok(Pipeline {
             name: cfg.name.clone(),
@@ -176,23 +225,59 @@ impl Pipeline {
         let runners = self
             .stages
             .iter()
-            .map(|spec| {
+            .map(|slot| {
+                let generation = slot.generation();
+                let spec = slot.current();
                 Ok(StageRunner {
-                    instance: spec.plugin.instantiate(spec.context())?,
-                    spec: spec.clone(),
+                    instance: spec.start_instance()?,
+                    spec,
+                    slot: slot.clone(),
+                    generation,
                 })
             })
             .collect::<Result<_, PluginError>>()?;
-        Ok(PipelineInstance { runners, caps: self.caps, max_value_bytes: self.max_value_bytes })
+        Ok(PipelineInstance {
+            runners,
+            caps: self.caps,
+            max_value_bytes: self.max_value_bytes,
+            partition: None,
+        })
     }
 }
 
 struct StageRunner {
+    slot: Arc<StageSlot>,
+    generation: u64,
     spec: Arc<StageSpec>,
     instance: PluginInstance,
 }
 
 impl StageRunner {
+    /// At a batch boundary: switch to the stage's current version if it
+    /// changed. The new version was validated before the swap; should it
+    /// still fail to start here, this worker keeps the old one.
+    fn refresh(&mut self, partition: Option<&(String, i32)>) {
+        let generation = self.slot.generation();
+        if generation == self.generation {
+            return;
+        }
+        self.generation = generation;
+        let spec = self.slot.current();
+        match spec.start_instance() {
+            Ok(mut instance) => {
+                if let Some((topic, p)) = partition {
+                    instance.set_partition(topic, *p);
+                }
+                tracing::debug!(stage = %spec.name, version = %spec.version, "worker switched version");
+                self.instance = instance;
+                self.spec = spec;
+            }
+            Err(e) => {
+                tracing::error!(stage = %spec.name, "new version failed to start in a worker, keeping the old one: {e}")
+            }
+        }
+    }
+
     /// One result per record; a failed batch is retried record by record.
     fn run(
         &mut self,
@@ -233,6 +318,7 @@ pub struct PipelineInstance {
     runners: Vec<StageRunner>,
     caps: OutputCaps,
     max_value_bytes: usize,
+    partition: Option<(String, i32)>,
 }
 
 /// Records in flight between stages, each with the index of its input record.
@@ -245,9 +331,15 @@ struct InFlight {
 impl PipelineInstance {
     /// Point `scope::partition` state at this partition.
     pub fn set_partition(&mut self, topic: &str, partition: i32) {
+        self.partition = Some((topic.to_string(), partition));
         for r in &mut self.runners {
             r.instance.set_partition(topic, partition);
         }
+    }
+
+    /// The plugin version each stage of this worker runs.
+    pub fn versions(&self) -> Vec<Arc<str>> {
+        self.runners.iter().map(|r| r.spec.version.clone()).collect()
     }
 
     /// Run a batch through every stage; one [`Outcome`] per input record.
@@ -291,6 +383,9 @@ impl PipelineInstance {
             }
         }
         let last = self.runners.len() - 1;
+        for runner in &mut self.runners {
+            runner.refresh(self.partition.as_ref());
+        }
         for (i, runner) in self.runners.iter_mut().enumerate() {
             let (msgs, origins): (&[Message], &[usize]) = if i == 0 && !filtered {
                 (batch, &first_origins)

@@ -8,3 +8,4 @@ mod common;
 mod contract;
 mod kafka;
 mod languages;
+mod reload;

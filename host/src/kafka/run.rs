@@ -7,6 +7,7 @@ use super::stats::RunStats;
 use super::worker::WorkerShared;
 use crate::config::PipelineConfig;
 use crate::pipeline::Pipeline;
+use crate::reload::{self, Reloader};
 use crate::router::Router;
 use crate::runtime::{Engine, EngineOptions};
 use anyhow::{bail, Context, Result};
@@ -24,6 +25,10 @@ pub struct RunOptions {
     pub max_records: Option<u64>,
     /// Stop when no record arrived for this long.
     pub until_idle: Option<Duration>,
+    /// The pipeline file, watched for hot reload with its plugins.
+    pub pipeline_file: Option<std::path::PathBuf>,
+    /// Watch the files (hot reload on change); `wasp reload` works either way.
+    pub watch: bool,
 }
 
 /// How long shutdown waits for the broker to acknowledge queued records.
@@ -58,13 +63,23 @@ impl Progress {
         Progress { tty, last: Instant::now(), last_in: 0, every }
     }
 
-    fn tick(&mut self, stats: &RunStats, partitions: usize) {
+    fn tick(&mut self, stats: &RunStats, partitions: usize, pipeline: &Pipeline) {
         if self.last.elapsed() < self.every {
             return;
         }
         let now_in = RunStats::get(&stats.records_in);
         let rate = (now_in - self.last_in) as f64 / self.last.elapsed().as_secs_f64();
-        let line = format!("{rate:.0} rec/s, partitions={partitions} | {}", stats.line());
+        let versions: Vec<String> = pipeline
+            .stages
+            .iter()
+            .map(|s| s.current())
+            .map(|s| format!("{}@{}", s.name, s.version))
+            .collect();
+        let line = format!(
+            "{rate:.0} rec/s, partitions={partitions} | {} | {}",
+            stats.line(),
+            versions.join(" ")
+        );
         if self.tty {
             eprint!("\r\x1b[2K{line}");
         } else {
@@ -86,6 +101,17 @@ pub fn run(
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
     let pipeline = Arc::new(Pipeline::load(&engine, cfg)?);
     let stats = Arc::new(RunStats::default());
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let mut socket = None;
+    if let Some(file) = &opts.pipeline_file {
+        let reloader = Arc::new(Reloader::new(engine.clone(), pipeline.clone(), file, cfg.clone()));
+        let path = reload::socket_path(file, &cfg.name);
+        reload::serve(reloader.clone(), path.clone())?;
+        socket = Some(path);
+        if opts.watch {
+            reload::watch(reloader, Duration::from_millis(500), stop_watch.clone());
+        }
+    }
     let router = Router::new(&cfg.topics);
     let sink = Arc::new(Sink::new(
         &super::producer_config(cfg),
@@ -160,10 +186,14 @@ pub fn run(
             }
             last_store = Instant::now();
         }
-        progress.tick(&stats, consumer.context().partitions());
+        progress.tick(&stats, consumer.context().partitions(), &pipeline);
     };
     if progress.tty {
         eprintln!();
+    }
+    stop_watch.store(true, Ordering::Relaxed);
+    if let Some(path) = &socket {
+        let _ = std::fs::remove_file(path);
     }
     tracing::info!("stopping ({reason}): draining workers");
     let offsets = consumer.context().stop_all();

@@ -1,5 +1,6 @@
 //! What a plugin instance can reach: the `log`, `state` and `metrics`
-//! imports, and an empty WASI context for runtimes that import WASI.
+//! imports, and an empty WASI context for runtimes that import WASI (only
+//! stdout and stderr lead anywhere: into the log).
 
 use super::bindings::wasp::plugin::{log, metrics, state, types};
 use super::bindings::{Level, Scope};
@@ -39,12 +40,12 @@ impl HostState {
         memory_cap: usize,
     ) -> Self {
         HostState {
+            wasi: super::sandbox::empty_wasi(label.clone()),
             label,
             state,
             metrics,
             limiter: MemoryLimiter::new(memory_cap),
             call_started: None,
-            wasi: super::sandbox::empty_wasi(),
             table: ResourceTable::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! One running instance of a plugin: a wasmtime `Store` with its limits,
 //! owned by one worker for one stage. A fault poisons the store, so the
-//! instance rebuilds itself (fresh store, `init` again) before its next call.
+//! instance rebuilds itself (fresh store, `init` again) before its next call;
+//! so does an instance that reached its stage's `recycle_after_calls`.
 
 use super::bindings::{BatchInfo, Message, Plugin as PluginWorld, PluginInfo, Verdict};
 use super::fault::Fault;
@@ -36,6 +37,8 @@ pub struct PluginInstance {
     store: Store<HostState>,
     bindings: PluginWorld,
     poisoned: bool,
+    /// Calls made on the current store, for `recycle_after_calls`.
+    calls: u64,
 }
 
 fn thread_cpu() -> std::time::Duration {
@@ -136,7 +139,7 @@ fn boot(
 impl PluginInstance {
     pub(crate) fn start(plugin: Arc<Plugin>, ctx: InstanceContext) -> Result<Self, PluginError> {
         let (store, bindings) = boot(&plugin, &ctx)?;
-        Ok(PluginInstance { plugin, ctx, store, bindings, poisoned: false })
+        Ok(PluginInstance { plugin, ctx, store, bindings, poisoned: false, calls: 0 })
     }
 
     pub(crate) fn probe_info(plugin: Arc<Plugin>) -> Result<PluginInfo, PluginError> {
@@ -164,9 +167,10 @@ impl PluginInstance {
         self.store.data_mut().state.set_partition(topic, partition);
     }
 
-    /// Rebuild a poisoned instance before use.
+    /// Rebuild a poisoned or used-up instance before use.
     fn ready(&mut self) -> Result<(), Fault> {
-        if !self.poisoned {
+        let used_up = self.ctx.limits.recycle_after_calls.is_some_and(|n| self.calls >= n.max(1));
+        if !self.poisoned && !used_up {
             return Ok(());
         }
         self.ctx.metrics.add(metrics::INSTANCE_RECYCLES, 1);
@@ -177,6 +181,7 @@ impl PluginInstance {
         self.store = store;
         self.bindings = bindings;
         self.poisoned = false;
+        self.calls = 0;
         Ok(())
     }
 
@@ -188,6 +193,7 @@ impl PluginInstance {
         self.ready()?;
         let fuel = self.plugin.engine().fuel_enabled();
         let bindings = &self.bindings;
+        self.calls += 1;
         let verdicts = guarded(&mut self.store, &self.ctx.limits, fuel, |s| f(bindings, s))
             .inspect_err(|_| self.poisoned = true)?;
         if verdicts.len() != batch_len {

@@ -22,11 +22,17 @@ pub struct Limits {
     /// Optional fuel per call (deterministic instruction budget). Off by
     /// default because metering costs throughput.
     pub fuel: Option<u64>,
+    /// Optional: rebuild the instance (fresh store, `init` again) after this
+    /// many `process`/`learn` calls. For runtimes whose memory only grows
+    /// (a garbage collector that never returns memory, a leaky plugin):
+    /// state lives in the host, so nothing is lost. Off by default; a
+    /// rebuild costs one instantiation (ms for Python/JS runtimes).
+    pub recycle_after_calls: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_mib: 256, deadline_ms: 5_000, fuel: None }
+        Limits { memory_mib: 256, deadline_ms: 5_000, fuel: None, recycle_after_calls: None }
     }
 }
 
@@ -44,9 +50,14 @@ impl Limits {
 
 /// Enforces the memory cap and remembers that it was hit, so a trap can be
 /// reported as "memory limit" rather than a generic failure.
+///
+/// The cap is on the sum of every linear memory of the store: a component
+/// may define several memories, and each must not get a cap of its own.
 #[derive(Debug)]
 pub struct MemoryLimiter {
     cap: usize,
+    /// Bytes granted to all memories of the store so far.
+    used: usize,
     /// Set when a grow beyond the cap was refused.
     pub hit: bool,
 }
@@ -54,21 +65,26 @@ pub struct MemoryLimiter {
 impl MemoryLimiter {
     /// A limiter with `cap` bytes for all memories of the instance.
     pub fn new(cap: usize) -> Self {
-        MemoryLimiter { cap, hit: false }
+        MemoryLimiter { cap, used: 0, hit: false }
     }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.cap {
+        // Called with `current` 0 when a memory is created, so `used`
+        // counts every memory from its first page. A grow that fails after
+        // being granted stays counted: that errs on the safe side.
+        let total = self.used.saturating_sub(current).saturating_add(desired);
+        if total > self.cap {
             self.hit = true;
             return Ok(false);
         }
+        self.used = total;
         Ok(true)
     }
 

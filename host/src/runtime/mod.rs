@@ -12,9 +12,10 @@ mod instance;
 mod limits;
 mod plugin;
 mod sandbox;
+mod stdio;
 
 pub use engine::{Engine, EngineOptions};
-pub use fault::{Fault, FaultKind};
+pub use fault::{Fault, FaultKind, FaultPolicy, OnDisabled};
 pub use instance::{InstanceContext, PluginInstance};
 pub use limits::Limits;
 pub use plugin::Plugin;

@@ -1,10 +1,14 @@
-//! The WASI context a plugin gets: nothing.
+//! The WASI context a plugin gets: nothing but its stdout and stderr.
 //!
 //! Python and JavaScript runtimes import WASI and cannot start without it,
 //! so it is linked, but it grants no files (no preopens), no environment,
 //! no arguments, no network, no stdin, and clocks frozen at the Unix epoch,
 //! so a plugin's output depends only on its input, config and state.
+//! stdout and stderr go to wasp's log, line by line, under the plugin's
+//! label (see [`super::stdio`]).
 
+use super::stdio::{PluginOutput, Stream};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
@@ -29,9 +33,12 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-/// A WASI context that grants nothing.
-pub fn empty_wasi() -> WasiCtx {
+/// A WASI context that grants nothing; stdout and stderr are logged
+/// under `label`.
+pub fn empty_wasi(label: Arc<str>) -> WasiCtx {
     WasiCtxBuilder::new()
+        .stdout(PluginOutput::new(label.clone(), Stream::Stdout))
+        .stderr(PluginOutput::new(label, Stream::Stderr))
         .wall_clock(FrozenClock)
         .monotonic_clock(FrozenClock)
         .allow_tcp(false)

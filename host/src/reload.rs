@@ -1,0 +1,284 @@
+//! Hot reload: replace a stage's plugin (or its config) while records flow.
+//!
+//! A new version is compiled and validated here, off the hot path: it must
+//! be a component of the right world and its `init` must accept the stage
+//! config. Only then is it swapped into the stage's slot; each partition
+//! worker switches at its next batch boundary, so no record is processed
+//! twice or skipped, and state, owned by the host, carries over. A version
+//! that fails validation is reported and the old one keeps serving.
+//!
+//! Triggers: a watcher polling the pipeline file and every plugin file
+//! (debounced: a file must be unchanged for one more poll), and an admin
+//! socket that `wasp reload` talks to.
+
+use crate::config::PipelineConfig;
+use crate::pipeline::Pipeline;
+use crate::runtime::{Engine, Plugin};
+use anyhow::{Context, Result};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// What a reload did to one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The stage now runs another version.
+    Swapped {
+        /// Stage name.
+        stage: String,
+        /// Previous content hash.
+        from: String,
+        /// New content hash.
+        to: String,
+    },
+    /// The new version was refused; the old one keeps serving.
+    Refused {
+        /// Stage name (or `pipeline` for a bad pipeline file).
+        stage: String,
+        /// Why.
+        error: String,
+    },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Swapped { stage, from, to } => {
+                write!(f, "ok: stage {stage} now runs {to} (was {from})")
+            }
+            Outcome::Refused { stage, error } => {
+                write!(f, "refused: stage {stage} keeps its current version: {error}")
+            }
+        }
+    }
+}
+
+/// A file's identity for change detection without reading it.
+type Stamp = Option<(u64, SystemTime)>;
+
+fn stamp(p: &Path) -> Stamp {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// Reloads the stages of one running pipeline.
+pub struct Reloader {
+    engine: Engine,
+    pipeline: Arc<Pipeline>,
+    config_path: PathBuf,
+    config: Mutex<PipelineConfig>,
+    lock: Mutex<()>,
+    /// Successful swaps.
+    pub reloads: AtomicU64,
+    /// Refused versions.
+    pub refusals: AtomicU64,
+}
+
+impl Reloader {
+    /// A reloader for `pipeline`, loaded from `config` at `config_path`.
+    pub fn new(
+        engine: Engine,
+        pipeline: Arc<Pipeline>,
+        config_path: &Path,
+        config: PipelineConfig,
+    ) -> Self {
+        Reloader {
+            engine,
+            pipeline,
+            config_path: config_path.into(),
+            config: Mutex::new(config),
+            lock: Mutex::new(()),
+            reloads: AtomicU64::new(0),
+            refusals: AtomicU64::new(0),
+        }
+    }
+
+    /// Re-read the pipeline file and every plugin file; swap each stage
+    /// whose plugin bytes, config or limits changed. Unchanged stages are
+    /// not mentioned.
+    pub fn reload(&self) -> Vec<Outcome> {
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let outcomes = self.reload_inner();
+        for o in &outcomes {
+            match o {
+                Outcome::Swapped { .. } => {
+                    self.reloads.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("reload {o}");
+                }
+                Outcome::Refused { .. } => {
+                    self.refusals.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("reload {o}");
+                }
+            }
+        }
+        outcomes
+    }
+
+    fn reload_inner(&self) -> Vec<Outcome> {
+        let refused = |stage: &str, error: String| Outcome::Refused { stage: stage.into(), error };
+        let cfg = match PipelineConfig::load(&self.config_path) {
+            Ok(c) => c,
+            Err(e) => return vec![refused("pipeline", format!("{e:#}"))],
+        };
+        let names: Vec<&str> = cfg.stages.iter().map(|s| s.name.as_str()).collect();
+        let running: Vec<String> =
+            self.pipeline.stages.iter().map(|s| s.current().name.clone()).collect();
+        if names != running {
+            return vec![refused(
+                "pipeline",
+                format!("stages changed from {running:?} to {names:?}; adding, removing or reordering stages needs a restart"),
+            )];
+        }
+        let mut out = Vec::new();
+        for (stage_cfg, slot) in cfg.stages.iter().zip(&self.pipeline.stages) {
+            let current = slot.current();
+            let path = cfg.resolve(&stage_cfg.plugin);
+            let plugin = match Plugin::load(&self.engine, &path) {
+                Ok(p) => p,
+                Err(e) => {
+                    out.push(refused(&stage_cfg.name, e.to_string()));
+                    continue;
+                }
+            };
+            let config_json = stage_cfg.config_json();
+            if plugin.version() == current.plugin.version()
+                && config_json == current.config_json
+                && stage_cfg.limits == current.limits
+            {
+                continue;
+            }
+            let spec = current.with(plugin, config_json, stage_cfg.limits);
+            // Validation: the new version must start and accept its config.
+            if let Err(e) = spec.start_instance() {
+                out.push(refused(&stage_cfg.name, e.to_string()));
+                continue;
+            }
+            let from = current.version.to_string();
+            let to = spec.version.to_string();
+            slot.swap(spec);
+            out.push(Outcome::Swapped { stage: stage_cfg.name.clone(), from, to });
+        }
+        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
+        out
+    }
+
+    /// Files whose change triggers a reload: the pipeline file and plugins.
+    fn watched(&self) -> Vec<PathBuf> {
+        let cfg = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        let mut files = vec![self.config_path.clone()];
+        files.extend(cfg.stages.iter().map(|s| cfg.resolve(&s.plugin)));
+        files
+    }
+}
+
+/// Poll the watched files every `interval` until `stop`; reload once a
+/// changed file has stayed the same for one more poll (so a file being
+/// copied is not loaded half-written).
+pub fn watch(
+    reloader: Arc<Reloader>,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("wasp-watch".into())
+        .spawn(move || {
+            let mut seen: Vec<(PathBuf, Stamp)> =
+                reloader.watched().into_iter().map(|p| (p.clone(), stamp(&p))).collect();
+            let mut pending: Option<Vec<Stamp>> = None;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(interval);
+                let now: Vec<Stamp> = seen.iter().map(|(p, _)| stamp(p)).collect();
+                let changed = now.iter().zip(&seen).any(|(n, (_, s))| n != s);
+                match &pending {
+                    Some(prev) if *prev == now && changed => {
+                        reloader.reload();
+                        seen = reloader
+                            .watched()
+                            .into_iter()
+                            .map(|p| (p.clone(), stamp(&p)))
+                            .collect();
+                        pending = None;
+                    }
+                    _ if changed => pending = Some(now),
+                    _ => pending = None,
+                }
+            }
+        })
+        .expect("spawning the file watcher")
+}
+
+/// The admin socket of a running pipeline: one per process, beside the
+/// pipeline file, named after the pipeline and the process id.
+pub fn socket_path(config_path: &Path, name: &str) -> PathBuf {
+    let dir = config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.join(format!(".wasp-{name}-{}.sock", std::process::id()))
+}
+
+/// Serve `reload` requests on a Unix socket until the process exits. Each
+/// request gets one line per outcome, then `done`.
+pub fn serve(reloader: Arc<Reloader>, path: PathBuf) -> Result<()> {
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("creating the admin socket {}", path.display()))?;
+    std::thread::Builder::new().name("wasp-admin".into()).spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(&conn);
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut w = &conn;
+            let reply = match line.trim() {
+                "reload" => {
+                    let outcomes = reloader.reload();
+                    if outcomes.is_empty() {
+                        "ok: nothing changed\n".to_string()
+                    } else {
+                        outcomes.iter().map(|o| format!("{o}\n")).collect()
+                    }
+                }
+                other => format!("refused: unknown request '{other}': expected reload\n"),
+            };
+            let _ = w.write_all(reply.as_bytes()).and_then(|_| w.write_all(b"done\n"));
+        }
+    })?;
+    Ok(())
+}
+
+/// Ask every running process of the pipeline at `config_path` to reload.
+/// Returns their replies; an error when none is running.
+pub fn request(config_path: &Path, name: &str) -> Result<Vec<String>> {
+    let dir = config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let prefix = format!(".wasp-{name}-");
+    let mut replies = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if !(file.starts_with(&prefix) && file.ends_with(".sock")) {
+            continue;
+        }
+        let Ok(mut conn) = std::os::unix::net::UnixStream::connect(&path) else {
+            // A socket left by a process that was killed.
+            let _ = std::fs::remove_file(&path);
+            continue;
+        };
+        conn.write_all(b"reload\n")?;
+        for line in BufReader::new(conn).lines() {
+            let line = line?;
+            if line == "done" {
+                break;
+            }
+            replies.push(line);
+        }
+    }
+    if replies.is_empty() {
+        anyhow::bail!(
+            "no running `wasp run` for pipeline '{name}' was found beside {}",
+            config_path.display()
+        );
+    }
+    Ok(replies)
+}
