@@ -88,6 +88,10 @@ pub enum Command {
         #[arg(long, env = "WASP_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
         bootstrap_servers: String,
     },
+    /// Evaluate a finished run's output (a topic or a JSON-lines file):
+    /// a classification report and confusion matrix for a classifier, or
+    /// precision/recall/F1 for an anomaly detector; `--png` draws it.
+    Evaluate(crate::evaluate::EvaluateArgs),
     /// Check that a file is a valid wasp plugin, and optionally that it
     /// accepts a config.
     Check {

@@ -1,7 +1,7 @@
 //! The pipeline file (TOML): topics, Kafka settings, batching, state and
 //! the ordered stages. Unknown keys are errors that name the key.
 
-use crate::runtime::Limits;
+use crate::runtime::{FaultPolicy, Limits};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -123,6 +123,10 @@ pub struct StageConfig {
     /// Limits; defaults documented on [`Limits`].
     #[serde(default)]
     pub limits: Limits,
+    /// When the stage is disabled and what happens then, from
+    /// `[stage.faults]`; defaults documented on [`FaultPolicy`].
+    #[serde(default)]
+    pub faults: FaultPolicy,
     /// The plugin's config, handed to `init` as JSON.
     #[serde(default)]
     pub config: Option<toml::Table>,

@@ -93,6 +93,9 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
             });
         }
         let outcomes = instance.process(&info, &batch);
+        if let Some(reason) = instance.stop_reason() {
+            anyhow::bail!("{reason}");
+        }
         for (msg, outcome) in batch.iter().zip(&outcomes) {
             write_outcome(out, &router, msg, outcome, &mut summary)?;
         }

@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod evaluate;
 pub mod filerun;
 pub mod kafka;
 pub mod metrics;

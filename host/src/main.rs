@@ -107,6 +107,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Evaluate(args) => {
+            let stdout = std::io::stdout();
+            wasp::evaluate::run(&args, &mut stdout.lock())
+        }
         Command::Check { plugin, config } => {
             let engine = Engine::new(&EngineOptions::default())?;
             let loaded = Plugin::load(&engine, &plugin)?;

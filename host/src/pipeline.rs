@@ -11,11 +11,14 @@ use crate::config::PipelineConfig;
 use crate::error::PluginError;
 use crate::metrics::{self, StageMetrics};
 use crate::runtime::bindings::{BatchInfo, Destination, Header, Message, Verdict};
-use crate::runtime::{Engine, Fault, FaultKind, InstanceContext, Limits, Plugin, PluginInstance};
+use crate::runtime::{
+    Engine, Fault, FaultKind, FaultPolicy, InstanceContext, Limits, OnDisabled, Plugin,
+    PluginInstance,
+};
 use crate::state::{StateScope, StateStore};
 use anyhow::Result;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Where a produced record goes, before topic names are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +94,58 @@ impl Default for OutputCaps {
     }
 }
 
+impl OutputCaps {
+    /// Why a verdict is over the caps, if it is. Keys and the bytes of an
+    /// output's headers are held to the value cap too, so no part of an
+    /// output can be unbounded.
+    pub fn check(&self, verdict: &Verdict) -> Result<(), String> {
+        let too_big = |what: &str, size: usize| {
+            format!(
+                "{what} of {size} bytes, more than the output cap of {} bytes",
+                self.max_value_bytes
+            )
+        };
+        match verdict {
+            Verdict::Value(v) if v.len() > self.max_value_bytes => {
+                Err(too_big("returned a value", v.len()))
+            }
+            Verdict::Emit(outputs) => {
+                if outputs.len() > self.max_outputs {
+                    return Err(format!(
+                        "emitted {} outputs for one record, more than the cap of {} outputs per input record",
+                        outputs.len(),
+                        self.max_outputs
+                    ));
+                }
+                for o in outputs {
+                    let value = o.value.as_ref().map_or(0, Vec::len);
+                    if value > self.max_value_bytes {
+                        return Err(too_big("emitted a value", value));
+                    }
+                    let key = o.key.as_ref().map_or(0, Vec::len);
+                    if key > self.max_value_bytes {
+                        return Err(too_big("emitted a key", key));
+                    }
+                    if o.headers.len() > self.max_headers {
+                        return Err(format!(
+                            "emitted {} headers on one output, more than the cap of {}",
+                            o.headers.len(),
+                            self.max_headers
+                        ));
+                    }
+                    let headers: usize =
+                        o.headers.iter().map(|h| h.key.len() + h.value.len()).sum();
+                    if headers > self.max_value_bytes {
+                        return Err(too_big("emitted headers", headers));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One stage, shared by all workers.
 pub struct StageSpec {
     /// Stage name.
@@ -107,6 +162,11 @@ pub struct StageSpec {
     pub metrics: Arc<StageMetrics>,
     /// State namespace.
     pub state: StateScope,
+    /// When the stage is disabled and what happens then.
+    pub faults: FaultPolicy,
+    /// Whether this version still calls its plugin. Every spec starts
+    /// enabled, so a hot reload (a new spec) enables a disabled stage again.
+    pub health: StageHealth,
 }
 
 impl StageSpec {
@@ -121,6 +181,8 @@ impl StageSpec {
             limits,
             metrics: self.metrics.clone(),
             state: self.state.clone(),
+            faults: self.faults,
+            health: StageHealth::default(),
         }
     }
 
@@ -141,6 +203,88 @@ impl StageSpec {
 
     fn plugin_name(&self) -> String {
         self.plugin.path().file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// Count one record's result towards the failure streak; disable the
+    /// stage when the streak reaches the policy's threshold.
+    fn track(&self, failure: Option<&Fault>) {
+        let Some(fault) = failure else {
+            return self.health.succeeded();
+        };
+        let n = self.health.failed();
+        let max = self.faults.max_consecutive_failures;
+        if max == 0 || n < max {
+            return;
+        }
+        let reason = format!(
+            "stage '{}' is disabled: plugin {} failed {n} records in a row \
+             ([stage.faults] max_consecutive_failures = {max}); the last failure was {fault}",
+            self.name,
+            self.plugin_name(),
+        );
+        if self.health.disable(reason.clone()) {
+            let then = match self.faults.on_disabled {
+                OnDisabled::Stop => "on_disabled = \"stop\": the pipeline stops",
+                OnDisabled::DeadLetter => {
+                    "on_disabled = \"dead-letter\": every record reaching the stage now goes \
+                     to the dead-letter topic (kind \"disabled\") without calling the plugin"
+                }
+            };
+            tracing::error!(
+                stage = %self.name,
+                "STAGE DISABLED: {reason}. {then}. Fix the plugin, its config or its limits, \
+                 then restart wasp or hot-reload the stage"
+            );
+        }
+    }
+}
+
+/// Whether a stage version still calls its plugin, and the streak of
+/// failed records that decides it. Shared by every worker of the stage, so
+/// the streak counts records in the order workers see them and a success
+/// on any partition ends it.
+#[derive(Debug, Default)]
+pub struct StageHealth {
+    failures_in_row: AtomicU64,
+    disabled: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl StageHealth {
+    /// Whether the stage is disabled (one atomic load: checked per record).
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Acquire)
+    }
+
+    /// Why the stage is disabled, if it is.
+    pub fn disabled(&self) -> Option<String> {
+        if !self.is_disabled() {
+            return None;
+        }
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn succeeded(&self) {
+        // A load first: the common case writes nothing to the shared line.
+        if self.failures_in_row.load(Ordering::Relaxed) != 0 {
+            self.failures_in_row.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// One more failure; the length of the streak.
+    fn failed(&self) -> u64 {
+        self.failures_in_row.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Disable with `reason`; false when it already was.
+    fn disable(&self, reason: String) -> bool {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_some() {
+            return false;
+        }
+        *r = Some(reason);
+        self.disabled.store(true, Ordering::Release);
+        true
     }
 }
 
@@ -206,6 +350,8 @@ impl Pipeline {
                 limits: s.limits,
                 metrics: Arc::default(),
                 state: StateScope::new(state.clone(), &cfg.name, &s.name),
+                faults: s.faults,
+                health: StageHealth::default(),
             };
             // Fail fast on a refused config.
             spec.start_instance()?;
@@ -279,13 +425,32 @@ impl StageRunner {
     }
 
     /// One result per record; a failed batch is retried record by record.
+    /// Verdicts over the output caps become contract faults here, so every
+    /// failure of the plugin counts towards disabling the stage, which can
+    /// happen in the middle of a retried batch: a plugin failing on every
+    /// record costs `max_consecutive_failures` calls, not one per record.
     fn run(
         &mut self,
         info: &BatchInfo,
         msgs: &[Message],
         learn: bool,
+        caps: &OutputCaps,
     ) -> Vec<Result<Verdict, Fault>> {
-        self.spec.metrics.add(metrics::RECORDS_IN, msgs.len() as u64);
+        let spec = self.spec.clone();
+        spec.metrics.add(metrics::RECORDS_IN, msgs.len() as u64);
+        let refused = || {
+            spec.metrics.add(metrics::DISABLED, 1);
+            let message = spec.health.disabled().unwrap_or_default();
+            Err(Fault { kind: FaultKind::Disabled, message })
+        };
+        let settle = |result: Result<Verdict, Fault>| {
+            let result = result.and_then(|v| caps.check(&v).map(|()| v).map_err(Fault::contract));
+            spec.track(result.as_ref().err());
+            result
+        };
+        if spec.health.is_disabled() {
+            return msgs.iter().map(|_| refused()).collect();
+        }
         let call = |inst: &mut PluginInstance, m: &[Message]| {
             if learn {
                 inst.learn(info, m)
@@ -294,18 +459,23 @@ impl StageRunner {
             }
         };
         match call(&mut self.instance, msgs) {
-            Ok(v) => v.into_iter().map(Ok).collect(),
-            Err(fault) if msgs.len() == 1 => vec![Err(fault)],
+            Ok(v) => v.into_iter().map(|v| settle(Ok(v))).collect(),
+            Err(fault) if msgs.len() == 1 => vec![settle(Err(fault))],
             Err(fault) => {
                 tracing::warn!(
-                    stage = %self.spec.name,
+                    stage = %spec.name,
                     %fault,
                     "batch of {} failed; retrying record by record to isolate it",
                     msgs.len()
                 );
                 msgs.iter()
                     .map(|m| {
-                        call(&mut self.instance, std::slice::from_ref(m)).map(|mut v| v.remove(0))
+                        if spec.health.is_disabled() {
+                            return refused();
+                        }
+                        let r = call(&mut self.instance, std::slice::from_ref(m))
+                            .map(|mut v| v.remove(0));
+                        settle(r)
                     })
                     .collect()
             }
@@ -335,6 +505,24 @@ impl PipelineInstance {
         for r in &mut self.runners {
             r.instance.set_partition(topic, partition);
         }
+    }
+
+    /// Why the run must stop: a stage whose policy is `on_disabled =
+    /// "stop"` is disabled. Checked after each batch; the caller then writes
+    /// nothing of that batch (and commits nothing of it), so every record
+    /// it held is processed again after the fix.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.runners
+            .iter()
+            .filter(|r| r.spec.faults.on_disabled == OnDisabled::Stop)
+            .find_map(|r| r.spec.health.disabled())
+            .map(|reason| {
+                format!(
+                    "{reason}. The pipeline stopped ([stage.faults] on_disabled = \"stop\"); the \
+                     failing batch was not written. Fix the plugin, its config or its limits and \
+                     run again, or set on_disabled = \"dead-letter\" to keep the pipeline running"
+                )
+            })
     }
 
     /// The plugin version each stage of this worker runs.
@@ -395,11 +583,10 @@ impl PipelineInstance {
             if msgs.is_empty() {
                 break;
             }
-            let results = runner.run(info, msgs, learn);
+            let results = runner.run(info, msgs, learn, &self.caps);
             let mut next = InFlight::default();
             let mut apply = Apply {
                 spec: &runner.spec,
-                caps: &self.caps,
                 last: i == last,
                 next: &mut next,
                 tally: Tally::default(),
@@ -421,6 +608,7 @@ struct Tally {
     forwarded: u64,
     dropped: u64,
     rejected: u64,
+    dead_lettered: u64,
 }
 
 impl Tally {
@@ -429,6 +617,7 @@ impl Tally {
             (metrics::FORWARDED, self.forwarded),
             (metrics::DROPPED, self.dropped),
             (metrics::REJECTED, self.rejected),
+            (metrics::DEAD_LETTERED, self.dead_lettered),
         ] {
             if n > 0 {
                 m.add(name, n);
@@ -440,14 +629,14 @@ impl Tally {
 /// Applies one stage's verdicts: forwards, produces or fails records.
 struct Apply<'a> {
     spec: &'a StageSpec,
-    caps: &'a OutputCaps,
     last: bool,
     next: &'a mut InFlight,
     tally: Tally,
 }
 
 impl Apply<'_> {
-    fn fail(&self, out: &mut Outcome, kind: &str, reason: String) {
+    fn fail(&mut self, out: &mut Outcome, kind: &str, reason: String) {
+        self.tally.dead_lettered += 1;
         out.failures.push(Failure {
             stage: self.spec.name.clone(),
             plugin: self.spec.plugin_name(),
@@ -477,34 +666,6 @@ impl Apply<'_> {
         Produced { route, key, value, headers, version: self.spec.version.clone() }
     }
 
-    fn check_caps(&self, outputs: &[crate::runtime::bindings::Output]) -> Result<(), String> {
-        let c = self.caps;
-        if outputs.len() > c.max_outputs {
-            return Err(format!(
-                "emitted {} outputs for one record, more than the cap of {}",
-                outputs.len(),
-                c.max_outputs
-            ));
-        }
-        for o in outputs {
-            let size = o.value.as_ref().map_or(0, Vec::len);
-            if size > c.max_value_bytes {
-                return Err(format!(
-                    "emitted a value of {size} bytes, more than the cap of {} bytes",
-                    c.max_value_bytes
-                ));
-            }
-            if o.headers.len() > c.max_headers {
-                return Err(format!(
-                    "emitted {} headers on one output, more than the cap of {}",
-                    o.headers.len(),
-                    c.max_headers
-                ));
-            }
-        }
-        Ok(())
-    }
-
     fn apply(
         &mut self,
         origin: usize,
@@ -518,23 +679,12 @@ impl Apply<'_> {
         };
         match verdict {
             Verdict::Pass => self.forward(origin, msg.clone(), out),
-            Verdict::Value(v) if v.len() > self.caps.max_value_bytes => self.fail(
-                out,
-                FaultKind::Contract.name(),
-                format!(
-                    "value of {} bytes is more than the cap of {} bytes",
-                    v.len(),
-                    self.caps.max_value_bytes
-                ),
-            ),
+            // Over-cap verdicts were turned into faults by `StageRunner::run`.
             Verdict::Value(v) => {
                 let m = Message { value: Some(v), ..msg.clone_without_value() };
                 self.forward(origin, m, out)
             }
             Verdict::Emit(outputs) => {
-                if let Err(reason) = self.check_caps(&outputs) {
-                    return self.fail(out, FaultKind::Contract.name(), reason);
-                }
                 for o in outputs {
                     let key = o.key.or_else(|| msg.key.clone());
                     let mut headers = msg.headers.clone();

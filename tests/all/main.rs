@@ -9,3 +9,4 @@ mod contract;
 mod kafka;
 mod languages;
 mod reload;
+mod sandbox;

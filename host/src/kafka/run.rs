@@ -201,7 +201,15 @@ pub fn run(
     commit(&consumer, &offsets, "owned");
     pipeline.state.flush().context("saving plugin state")?;
     consumer.unsubscribe();
-    eprintln!("wasp: {}", stats.line());
+    let peak =
+        super::stats::peak_rss_mib().map(|m| format!(" peak_rss_mib={m}")).unwrap_or_default();
+    eprintln!("wasp: {}{peak}", stats.line());
+    for slot in &pipeline.stages {
+        let s = slot.current();
+        let counters: Vec<String> =
+            s.metrics.snapshot().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("  stage {} @ {}: {}", s.name, s.version, counters.join(" "));
+    }
     if let Some(f) = stats.fatal() {
         bail!("{f}");
     }

@@ -69,3 +69,13 @@ impl RunStats {
         )
     }
 }
+
+/// The process's peak resident memory (`VmHWM` of `/proc/self/status`) in
+/// MiB, rounded up; `None` where procfs is missing. Printed in the final
+/// summary so a run shows what hostile plugins cost the host at most.
+pub fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.div_ceil(1024))
+}

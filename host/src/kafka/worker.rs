@@ -126,6 +126,12 @@ fn run(
                 Mode::Process => pipeline.process(&info, chunk),
                 Mode::Learn => pipeline.learn(&info, chunk),
             };
+            if let Some(reason) = pipeline.stop_reason() {
+                // A stage is disabled and its policy is to stop: nothing of
+                // this batch is written, so its offsets are never committed
+                // and the records are processed again after the fix.
+                return shared.stats.set_fatal(reason);
+            }
             shared.sink.write(&info.topic, info.partition, chunk, &outcomes, &tracker);
         }
         batch.clear();

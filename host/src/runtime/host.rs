@@ -14,6 +14,24 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 /// cannot flood the host's log.
 const MAX_LOG_LINE: usize = 4096;
 
+/// Longest part of a logged error quoted in a fault's reason (it ends up in
+/// a dead-letter header).
+const MAX_REASON_LOG: usize = 512;
+
+/// `text` on one line, cut to about `max` bytes.
+fn one_line(text: &str, max: usize) -> String {
+    let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.len() > max {
+        let mut cut = max;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
+}
+
 /// The data of one plugin instance's `Store`.
 pub struct HostState {
     /// `stage/plugin` label for logs.
@@ -27,6 +45,10 @@ pub struct HostState {
     /// Thread CPU time when the current call started, for the deadline
     /// (`None` between calls).
     pub call_started: Option<std::time::Duration>,
+    /// The last error the plugin logged during the current call, on one
+    /// line, so a trap's reason can say what the plugin said (a Rust panic
+    /// message, say). Cleared when a call starts.
+    pub last_error: Option<String>,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -46,6 +68,7 @@ impl HostState {
             metrics,
             limiter: MemoryLimiter::new(memory_cap),
             call_started: None,
+            last_error: None,
             table: ResourceTable::new(),
         }
     }
@@ -69,6 +92,9 @@ impl log::Host for HostState {
             }
             message.truncate(cut);
             message.push_str("… (cut)");
+        }
+        if matches!(level, Level::Error) {
+            self.last_error = Some(one_line(&message, MAX_REASON_LOG));
         }
         let plugin = &*self.label;
         match level {

@@ -79,6 +79,7 @@ fn arm(store: &mut Store<HostState>, limits: &Limits, fuel_enabled: bool) {
     }
     let data = store.data_mut();
     data.limiter.hit = false;
+    data.last_error = None;
     data.call_started = Some(thread_cpu());
     store.set_epoch_deadline(1);
 }
@@ -95,7 +96,8 @@ fn guarded<R>(
     let result = call(store);
     store.data_mut().call_started = None;
     result.map_err(|e| {
-        let fault = Fault::classify(&e, store.data().limiter.hit, limits);
+        let data = store.data();
+        let fault = Fault::classify(&e, data.limiter.hit, limits, data.last_error.as_deref());
         store.data().metrics.add(fault.kind.metric(), 1);
         fault
     })

@@ -12,7 +12,11 @@ Each input record is answered with one JSON object (the input is ignored):
      "time": time.time(), "time_ns": ..., "monotonic_ns": ...,
      "network": "error: ..." or "connected",
      "cwd": "error: ..." or the working directory,
-     "print": "ok" or "error: ..."}
+     "print": "ok" or "error: ...",
+     "urandom": 8 bytes of os.urandom in hex, or "error: ..."}
+
+Randomness is the one thing WASI grants that is not an input: it is
+reported, not hidden, so docs/sandbox.md can say so.
 
 Built by `scripts/build-python-plugins` with componentize-py.
 """
@@ -73,6 +77,7 @@ def snoop() -> dict:
         "network": _try(_connect),
         "cwd": _try(os.getcwd),
         "print": _try(_print),
+        "urandom": _try(lambda: os.urandom(8).hex()),
     }
 
 

@@ -1,0 +1,305 @@
+//! End-to-end throughput of wasp on the local broker, side by side with
+//! its baselines and Python peers, all measured in one run.
+//!
+//! ```sh
+//! export WASP_BOOTSTRAP_SERVERS=$(scripts/broker start)
+//! cargo xtask plugins
+//! cargo bench -p wasp --bench e2e            # -- --help lists the knobs
+//! ```
+//!
+//! For each pipeline (pass-through, json-transform, Iris k-NN) it measures
+//! `wasp run`, the native twin (the plugin crate compiled natively in
+//! wasp's shape), the raw rdkafka loop (pass-through), and for k-NN the two
+//! Python peers in `scripts/peers/`; then wasp json-transform over 1, 2, 4
+//! partitions and over batch sizes. Every system runs as its own child
+//! process on fresh, pre-filled topics (measure.rs says how). Results go
+//! to `target/bench/e2e.{md,json,png}`; docs/benchmarks.md discusses them.
+//!
+//! Under `cargo test` (no `--bench` argument) it only checks its workloads.
+
+mod measure;
+mod peers;
+mod report;
+mod twin;
+mod workload;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use measure::{Env, Measured, Run, System};
+use report::{Machine, Results};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use workload::Workload;
+
+/// Which parts of the harness to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    /// Each pipeline: wasp, native twin, raw rdkafka (pass-through).
+    Main,
+    /// The Python peers on Iris k-NN.
+    Peers,
+    /// wasp json-transform over `--workers` partitions.
+    Scale,
+    /// wasp json-transform over `--batches`.
+    Batch,
+}
+
+/// End-to-end bench of wasp against baselines and peers.
+#[derive(Debug, Parser)]
+#[command(name = "e2e")]
+struct Options {
+    /// Backlog records per run.
+    #[arg(long, default_value_t = 200_000)]
+    records: usize,
+    /// Backlog records for the Python per-record peer (it is slow; rates
+    /// are compared as records/s).
+    #[arg(long, default_value_t = 5_000)]
+    peer_records: usize,
+    /// Partitions of the main comparison (wasp runs one worker each).
+    #[arg(long, default_value_t = 2)]
+    partitions: i32,
+    /// `batch.max_records` of the main comparison.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Partition counts of the scaling sweep (capped at 2 × cores).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
+    workers: Vec<i32>,
+    /// Batch sizes of the batch sweep.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 256, 1024])]
+    batches: Vec<usize>,
+    /// Offered rate of the latency phase, records/s (at most half of the
+    /// system's measured throughput).
+    #[arg(long, default_value_t = 10_000.0)]
+    latency_rate: f64,
+    /// Length of the latency phase, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    latency_secs: f64,
+    /// Parts to run (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values = ["main", "peers", "scale", "batch"])]
+    only: Vec<Section>,
+    /// Output directory, relative to the repository root.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let result = if args.get(1).map(String::as_str) == Some("--child") {
+        twin::main(&args[2..])
+    } else if !args.iter().any(|a| a == "--bench") {
+        smoke()
+    } else {
+        harness(Options::parse())
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// `cargo test` runs bench targets without `--bench`: check the workloads
+/// and pipeline files without a broker.
+fn smoke() -> Result<()> {
+    for w in [Workload::Pass, Workload::Json, Workload::Knn] {
+        for i in [0, 149, 150, 99_999] {
+            serde_json::from_slice::<serde_json::Value>(&w.value(i))
+                .with_context(|| format!("{} record {i} is not JSON", w.name()))?;
+        }
+        let toml = format!(
+            "name='x'\n[[stage]]\nname='s'\nplugin='{}.wasm'\n[stage.config]\n{}",
+            w.plugin(),
+            w.config_toml()
+        );
+        wasp::config::PipelineConfig::parse(&toml)
+            .with_context(|| format!("{} pipeline", w.name()))?;
+    }
+    println!("e2e: workloads checked; the harness runs with `cargo bench -p wasp --bench e2e`");
+    Ok(())
+}
+
+fn harness(opts: Options) -> Result<()> {
+    let started = Instant::now();
+    let root = root();
+    let bootstrap =
+        std::env::var("WASP_BOOTSTRAP_SERVERS").ok().filter(|s| !s.is_empty()).context(
+            "WASP_BOOTSTRAP_SERVERS is not set: start the local broker with \
+         `export WASP_BOOTSTRAP_SERVERS=$(scripts/broker start)`",
+        )?;
+    let out = root.join(&opts.out);
+    let logs = out.join("e2e-logs");
+    std::fs::create_dir_all(&logs)?;
+    let wants = |s: Section| opts.only.contains(&s);
+
+    let python = if wants(Section::Peers) {
+        match peers::setup(&root) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("e2e: the Python peers are skipped: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let versions = python.as_deref().map_or_else(|| "not run".into(), peers::versions);
+    let env = Env {
+        bootstrap,
+        logs,
+        plugins: root.join("plugins/dist"),
+        wasp: PathBuf::from(env!("CARGO_BIN_EXE_wasp")),
+        me: std::env::current_exe()?,
+        python: python.clone().map(|p| (p, root.join("scripts/peers/peer.py"))),
+        latency_rate: opts.latency_rate,
+        latency_secs: opts.latency_secs,
+    };
+
+    let (p, b, n) = (opts.partitions, opts.batch, opts.records);
+    let run = |system, workload, partitions, batch, records| Run {
+        system,
+        workload,
+        partitions,
+        batch,
+        records,
+    };
+    // (section, run): the plan, in order.
+    let mut plan: Vec<(Section, Run)> = Vec::new();
+    if wants(Section::Main) {
+        for (w, systems) in [
+            (Workload::Pass, &[System::Raw, System::Native, System::Wasp][..]),
+            (Workload::Json, &[System::Native, System::Wasp]),
+            (Workload::Knn, &[System::Native, System::Wasp]),
+        ] {
+            for &s in systems {
+                plan.push((Section::Main, run(s, w, p, b, n)));
+            }
+        }
+    }
+    if wants(Section::Peers) && python.is_some() {
+        plan.push((Section::Peers, run(System::PyBatched, Workload::Knn, p, b, n)));
+        plan.push((
+            Section::Peers,
+            run(System::PyPerRecord, Workload::Knn, p, b, opts.peer_records),
+        ));
+    }
+    let max_workers = 2 * std::thread::available_parallelism().map_or(1, |c| c.get()) as i32;
+    let main_json = wants(Section::Main);
+    if wants(Section::Scale) {
+        for &w in opts.workers.iter().filter(|&&w| w >= 1 && w <= max_workers) {
+            if !(main_json && w == p) {
+                plan.push((Section::Scale, run(System::Wasp, Workload::Json, w, b, n)));
+            }
+        }
+    }
+    if wants(Section::Batch) {
+        for &bs in &opts.batches {
+            if !(main_json && bs == b) {
+                plan.push((Section::Batch, run(System::Wasp, Workload::Json, p, bs, n)));
+            }
+        }
+    }
+
+    let mut results = Results {
+        command: reproduce(),
+        machine: Machine::describe(&root, versions),
+        records: n,
+        peer_records: opts.peer_records,
+        partitions: p,
+        batch: b,
+        main: Vec::new(),
+        scale_sweep: Vec::new(),
+        batch_sweep: Vec::new(),
+        ratios: Vec::new(),
+        errors: Vec::new(),
+        wall_seconds: 0.0,
+    };
+    let total = plan.len();
+    for (i, (section, r)) in plan.into_iter().enumerate() {
+        let what = format!(
+            "{} / {} / {} partitions / batch {} / {} records",
+            r.workload.name(),
+            r.system.name(),
+            r.partitions,
+            r.batch,
+            r.records
+        );
+        eprintln!("e2e [{}/{total}] {what}", i + 1);
+        match measure::measure(&env, &r) {
+            Ok(m) => {
+                eprintln!(
+                    "e2e [{}/{total}]   {:.0} records/s, p50 {:.0} ms, p99 {:.0} ms, peak RSS {:.0} MiB, CPU {:.1} µs/record",
+                    i + 1,
+                    m.records_per_sec,
+                    m.p50_ms,
+                    m.p99_ms,
+                    m.peak_rss_mib,
+                    m.cpu_us_per_record
+                );
+                match section {
+                    Section::Main | Section::Peers => results.main.push(m),
+                    Section::Scale => results.scale_sweep.push(m),
+                    Section::Batch => results.batch_sweep.push(m),
+                }
+            }
+            Err(e) => {
+                eprintln!("e2e [{}/{total}]   failed: {e:#}", i + 1);
+                results.errors.push(format!("{what}: {e:#}"));
+            }
+        }
+    }
+    // The main comparison's wasp json-transform run is also a sweep point.
+    if let Some(m) = results
+        .main
+        .iter()
+        .find(|m| m.system == System::Wasp && m.workload == Workload::Json)
+        .cloned()
+    {
+        if wants(Section::Scale) && opts.workers.contains(&p) {
+            results.scale_sweep.push(m.clone());
+        }
+        if wants(Section::Batch) && opts.batches.contains(&b) {
+            results.batch_sweep.push(m);
+        }
+    }
+    results.scale_sweep.sort_by_key(|m: &Measured| m.partitions);
+    results.batch_sweep.sort_by_key(|m: &Measured| m.batch);
+    results.compute_ratios();
+    results.wall_seconds = started.elapsed().as_secs_f64();
+
+    let md = results.markdown();
+    let json_path = out.join("e2e.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(out.join("e2e.md"), &md)?;
+    println!("{md}");
+    if let Some(py) = &python {
+        let png = out.join("e2e.png");
+        match peers::plot(py, &root, &json_path, &png) {
+            Ok(()) => eprintln!("e2e: plot in {}", png.display()),
+            Err(e) => eprintln!("e2e: no plot: {e:#}"),
+        }
+    }
+    eprintln!(
+        "e2e: report in {}, numbers in {}",
+        out.join("e2e.md").display(),
+        json_path.display()
+    );
+    if !results.errors.is_empty() {
+        bail!("{} runs failed (see the report)", results.errors.len());
+    }
+    Ok(())
+}
+
+/// The command line that reproduces this run.
+fn reproduce() -> String {
+    let user: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let extra = if user.is_empty() { String::new() } else { format!(" -- {}", user.join(" ")) };
+    format!(
+        "export WASP_BOOTSTRAP_SERVERS=$(scripts/broker start)\ncargo xtask plugins\ncargo bench -p wasp --bench e2e{extra}"
+    )
+}

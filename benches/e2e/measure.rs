@@ -1,0 +1,570 @@
+//! One measured run: fresh topics, the input filled with the workload's
+//! records, the system under test started as a child process, its output
+//! topic tailed, then a paced phase for latency; the child's peak RSS and
+//! CPU time come from `/proc/<pid>`.
+//!
+//! Method (also in docs/benchmarks.md):
+//! - Throughput: the backlog of N records is in the input topic before the
+//!   system starts. Each output carries the time its producer created it
+//!   (Kafka `CreateTime`, set by the system's own producer call). Records/s
+//!   is `(N - 1) / (last - first)` over the backlog's outputs, so start-up
+//!   (process start, group join, plugin compile/instantiate) is left out.
+//!   MB/s counts input bytes (key + value) over the same window.
+//! - Latency: after the backlog is drained, the harness produces M more
+//!   records at a fixed rate (linger 0, each stamped with its send time) and
+//!   takes output `CreateTime` minus input `CreateTime` per record. The rate
+//!   is `--latency-rate`, or half the system's measured throughput if that is
+//!   lower, so a slow system is not measured on its own queue.
+//!   Both clocks are this machine's, in whole milliseconds.
+//! - Peak RSS: the child's `VmHWM`, polled every 20 ms until it exits; CPU
+//!   time: its `utime + stime` from `/proc/<pid>/stat`. The harness itself
+//!   (filling, tailing) is not in these numbers.
+
+use crate::workload::Workload;
+use anyhow::{bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wasp::kafka::admin;
+
+/// A system under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum System {
+    /// `wasp run` with the Wasm plugin.
+    Wasp,
+    /// rdkafka consume→produce, no Wasm (see twin.rs).
+    Raw,
+    /// wasp's shape with the plugin crate compiled natively (see twin.rs).
+    Native,
+    /// The seeds' way: kafka-python, one scikit-learn call per record.
+    PyPerRecord,
+    /// confluent-kafka, one scikit-learn call per batch.
+    PyBatched,
+}
+
+impl System {
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Wasp => "wasp (Wasm plugin)",
+            System::Raw => "raw rdkafka, no Wasm",
+            System::Native => "native twin (plugin compiled natively)",
+            System::PyPerRecord => "Python per-record (kafka-python + scikit-learn)",
+            System::PyBatched => "Python batched (confluent-kafka + scikit-learn)",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            System::Wasp => "wasp",
+            System::Raw => "raw",
+            System::Native => "native",
+            System::PyPerRecord => "pyrec",
+            System::PyBatched => "pybat",
+        }
+    }
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The system.
+    pub system: System,
+    /// The pipeline.
+    pub workload: Workload,
+    /// Partitions of every topic; wasp and the native twin run one worker each.
+    pub partitions: i32,
+    /// `batch.max_records` (Python batched: records per `consume`).
+    pub batch: usize,
+    /// Backlog size N.
+    pub records: usize,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    /// The system.
+    pub system: System,
+    /// Its name.
+    pub system_name: &'static str,
+    /// The pipeline.
+    pub workload: Workload,
+    /// Partitions = workers.
+    pub partitions: i32,
+    /// Batch size.
+    pub batch: usize,
+    /// Backlog size.
+    pub records: usize,
+    /// Input bytes (keys + values) of the backlog.
+    pub input_bytes: u64,
+    /// First to last backlog output, seconds.
+    pub seconds: f64,
+    /// Throughput.
+    pub records_per_sec: f64,
+    /// Input MB (10⁶ bytes) per second.
+    pub mb_per_sec: f64,
+    /// Offered rate of the latency phase.
+    pub latency_rate: f64,
+    /// Records in the latency phase.
+    pub latency_records: usize,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Largest latency, ms.
+    pub max_ms: f64,
+    /// Peak resident set of the child, MiB.
+    pub peak_rss_mib: f64,
+    /// CPU time of the child (whole run, start-up included), seconds.
+    pub cpu_seconds: f64,
+    /// CPU time per record (backlog + latency records), microseconds.
+    pub cpu_us_per_record: f64,
+    /// Records in the feedback topic (k-NN: wrong predictions).
+    pub feedback: Option<usize>,
+    /// Outputs seen twice.
+    pub duplicates: usize,
+    /// The child's log.
+    pub log: String,
+}
+
+/// What every run needs.
+pub struct Env {
+    /// Broker list.
+    pub bootstrap: String,
+    /// Where pipeline files and child logs go.
+    pub logs: PathBuf,
+    /// `plugins/dist`.
+    pub plugins: PathBuf,
+    /// The `wasp` binary.
+    pub wasp: PathBuf,
+    /// This harness (for `--child`).
+    pub me: PathBuf,
+    /// The Python peers' interpreter and script, when set up.
+    pub python: Option<(PathBuf, PathBuf)>,
+    /// Latency phase: offered rate, records/s.
+    pub latency_rate: f64,
+    /// Latency phase: duration, seconds.
+    pub latency_secs: f64,
+}
+
+fn unique() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}-{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Produce the backlog: N records keyed by their sequence number.
+fn fill(bootstrap: &str, topic: &str, workload: Workload, n: usize) -> Result<u64> {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let mut bytes = 0u64;
+    for i in 0..n {
+        let key = i.to_string();
+        let value = workload.value(i);
+        bytes += (key.len() + value.len()) as u64;
+        admin::send(&producer, BaseRecord::to(topic).key(key.as_str()).payload(value.as_slice()))?;
+    }
+    producer.flush(Duration::from_secs(120)).context("filling the input topic")?;
+    Ok(bytes)
+}
+
+/// The latency phase's producer: `count` records from sequence number
+/// `first`, at `rate` per second, each stamped with its send time.
+fn pace(
+    bootstrap: String,
+    topic: String,
+    workload: Workload,
+    first: usize,
+    count: usize,
+    rate: f64,
+) -> Result<Vec<i64>> {
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        ClientConfig::new().set("bootstrap.servers", &bootstrap).set("linger.ms", "0").create()?;
+    let start = Instant::now();
+    let mut sent = Vec::with_capacity(count);
+    for j in 0..count {
+        let due = start + Duration::from_secs_f64(j as f64 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let key = (first + j).to_string();
+        let value = workload.value(first + j);
+        let ts = now_ms();
+        admin::send(
+            &producer,
+            BaseRecord::to(&topic).key(key.as_str()).payload(value.as_slice()).timestamp(ts),
+        )?;
+        sent.push(ts);
+    }
+    producer.flush(Duration::from_secs(60)).context("flushing the paced records")?;
+    Ok(sent)
+}
+
+/// The pipeline file every Rust system reads.
+fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<PathBuf> {
+    let plugin = env.plugins.join(format!("{}.wasm", run.workload.plugin()));
+    if !plugin.exists() {
+        bail!("{} is missing: build the plugins with `cargo xtask plugins`", plugin.display());
+    }
+    let toml = format!(
+        "name = \"{name}\"\n\
+         [topics]\ninput = [\"{}\"]\noutput = \"{}\"\nfeedback = \"{}\"\ndead_letter = \"{}\"\n\
+         [batch]\nmax_records = {}\n\
+         [kafka.consumer]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n\
+         [[stage]]\nname = \"{}\"\nplugin = \"{}\"\n[stage.config]\n{}",
+        topics.input,
+        topics.output,
+        topics.feedback,
+        topics.dead_letter,
+        run.batch,
+        run.workload.tag(),
+        plugin.display(),
+        run.workload.config_toml()
+    );
+    let path = env.logs.join(format!("{name}.toml"));
+    std::fs::write(&path, toml)?;
+    Ok(path)
+}
+
+struct Topics {
+    input: String,
+    output: String,
+    feedback: String,
+    dead_letter: String,
+}
+
+impl Topics {
+    fn all(&self) -> Vec<String> {
+        vec![
+            self.input.clone(),
+            self.output.clone(),
+            self.feedback.clone(),
+            self.dead_letter.clone(),
+        ]
+    }
+}
+
+fn spawn(env: &Env, run: &Run, name: &str, topics: &Topics, log: &Path) -> Result<Child> {
+    let mut cmd = match run.system {
+        System::Wasp => {
+            let mut c = Command::new(&env.wasp);
+            c.arg("run").arg(pipeline_file(env, run, name, topics)?).env("WASP_LOG", "info");
+            c
+        }
+        System::Raw | System::Native => {
+            let mut c = Command::new(&env.me);
+            let mode = if run.system == System::Raw { "raw" } else { "native" };
+            c.arg("--child").arg(mode).arg(pipeline_file(env, run, name, topics)?);
+            c
+        }
+        System::PyPerRecord | System::PyBatched => {
+            let (python, script) =
+                env.python.as_ref().context("the Python peers are not set up")?;
+            let mode = if run.system == System::PyPerRecord { "per-record" } else { "batched" };
+            let mut c = Command::new(python);
+            c.arg(script)
+                .args(["--mode", mode, "--bootstrap", &env.bootstrap])
+                .args(["--input", &topics.input, "--output", &topics.output])
+                .args(["--feedback", &topics.feedback, "--group", name])
+                .args(["--batch", &run.batch.to_string()]);
+            c
+        }
+    };
+    let f = std::fs::File::create(log)?;
+    cmd.env("WASP_BOOTSTRAP_SERVERS", &env.bootstrap)
+        .stdin(Stdio::null())
+        .stdout(f.try_clone()?)
+        .stderr(f);
+    cmd.spawn().with_context(|| format!("starting {:?}", run.system))
+}
+
+/// Peak RSS and CPU time of a process, sampled until it is gone.
+struct Probe {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(u64, u64)>,
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime); `rest` starts at field 3.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+impl Probe {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut hwm, mut ticks) = (0, 0);
+            loop {
+                if let Some(h) = vm_hwm_kib(pid) {
+                    hwm = hwm.max(h);
+                }
+                if let Some(t) = cpu_ticks(pid) {
+                    ticks = ticks.max(t);
+                }
+                if flag.load(Ordering::Relaxed) {
+                    return (hwm, ticks);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Probe { stop, thread }
+    }
+
+    /// (peak RSS in KiB, CPU ticks).
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// SIGTERM, then wait for a clean exit.
+fn stop(child: &mut Child, log: &Path) -> Result<()> {
+    if child.try_wait()?.is_none() {
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    }
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("the child exited with {status}:\n{}", log_tail(log));
+            }
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the child did not stop within 90 s of SIGTERM:\n{}", log_tail(log));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the tail saw.
+struct Tailed {
+    first_ms: i64,
+    last_ms: i64,
+    duplicates: usize,
+    latency_rate: f64,
+    latencies: Vec<i64>,
+}
+
+/// Latency phase in progress.
+struct Live {
+    rate: f64,
+    pacer: JoinHandle<Result<Vec<i64>>>,
+    out_ms: Vec<Option<i64>>,
+    got: usize,
+}
+
+/// Tail the output topic until every backlog record and every paced record
+/// came out; start the paced phase when the backlog is done.
+fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) -> Result<Tailed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &env.bootstrap)
+        .set("group.id", format!("{}-tail", topics.output))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "50")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..run.partitions {
+        tpl.add_partition_offset(&topics.output, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let n = run.records;
+    let mut seen = vec![false; n];
+    let (mut got, mut duplicates) = (0usize, 0usize);
+    let (mut first_ms, mut last_ms) = (i64::MAX, i64::MIN);
+    let mut live: Option<Live> = None;
+    let mut progress = Instant::now();
+    // Start-up (group join) plus any quiet spell must fit in this.
+    let stall = Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("the system exited early ({status}):\n{}", log_tail(log));
+        }
+        if progress.elapsed() > stall {
+            bail!(
+                "no output for {stall:?}: {got} of {n} backlog records came out:\n{}",
+                log_tail(log)
+            );
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                progress = Instant::now();
+                let idx = m
+                    .key()
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .and_then(|k| k.parse::<usize>().ok())
+                    .context("an output without its input's key")?;
+                let ts = m.timestamp().to_millis().context("an output without a timestamp")?;
+                if idx < n {
+                    if std::mem::replace(&mut seen[idx], true) {
+                        duplicates += 1;
+                    } else {
+                        got += 1;
+                        first_ms = first_ms.min(ts);
+                        last_ms = last_ms.max(ts);
+                    }
+                } else if let Some(l) = live.as_mut() {
+                    match l.out_ms.get_mut(idx - n) {
+                        Some(slot @ None) => {
+                            *slot = Some(ts);
+                            l.got += 1;
+                        }
+                        Some(Some(_)) => duplicates += 1,
+                        None => bail!("an output for an input never produced ({idx})"),
+                    }
+                }
+            }
+            Some(Err(e)) => eprintln!("e2e: tailing {}: {e}", topics.output),
+            None => {}
+        }
+        if got == n && live.is_none() {
+            let secs = ((last_ms - first_ms) as f64 / 1000.0).max(0.001);
+            let throughput = (n.saturating_sub(1)) as f64 / secs;
+            let rate = env.latency_rate.min(throughput / 2.0);
+            let count = ((rate * env.latency_secs) as usize).max(50);
+            let (b, t, w) = (env.bootstrap.clone(), topics.input.clone(), run.workload);
+            let pacer = std::thread::spawn(move || pace(b, t, w, n, count, rate));
+            live = Some(Live { rate, pacer, out_ms: vec![None; count], got: 0 });
+        }
+        if let Some(l) = &live {
+            if l.got == l.out_ms.len() {
+                break;
+            }
+        }
+    }
+    let l = live.expect("the latency phase ran");
+    let sent = l.pacer.join().map_err(|_| anyhow::anyhow!("the pacer panicked"))??;
+    let latencies = sent.iter().zip(&l.out_ms).map(|(s, o)| o.unwrap_or(*s) - s).collect();
+    Ok(Tailed { first_ms, last_ms, duplicates, latency_rate: l.rate, latencies })
+}
+
+fn delete_topics(bootstrap: &str, topics: &[String]) {
+    let admin: AdminClient<DefaultClientContext> =
+        match ClientConfig::new().set("bootstrap.servers", bootstrap).create() {
+            Ok(a) => a,
+            Err(_) => return,
+        };
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return;
+    };
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    if let Err(e) = rt.block_on(admin.delete_topics(&names, &opts)) {
+        eprintln!("e2e: could not delete the run's topics ({e}); the broker keeps them");
+    }
+}
+
+fn percentile(sorted: &[i64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i] as f64
+}
+
+/// Measure one run.
+pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
+    let name = format!(
+        "e2e-{}-{}-p{}-b{}-{}",
+        run.workload.tag(),
+        run.system.tag(),
+        run.partitions,
+        run.batch,
+        unique()
+    );
+    let topics = Topics {
+        input: format!("{name}-in"),
+        output: format!("{name}-out"),
+        feedback: format!("{name}-fb"),
+        dead_letter: format!("{name}-dlq"),
+    };
+    admin::create_topics(&env.bootstrap, &topics.all(), run.partitions)?;
+    let input_bytes = fill(&env.bootstrap, &topics.input, run.workload, run.records)?;
+    let log = env.logs.join(format!("{name}.log"));
+    let mut child = spawn(env, run, &name, &topics, &log)?;
+    let probe = Probe::start(child.id());
+    let tailed = tail(env, run, &topics, &mut child, &log);
+    let stopped = stop(&mut child, &log);
+    let (hwm_kib, ticks) = probe.finish();
+    let tailed = tailed?;
+    stopped?;
+    let feedback = (run.workload == crate::workload::Workload::Knn).then(|| {
+        admin::read_topic(&env.bootstrap, &topics.feedback, Duration::from_millis(1500), None)
+            .map(|r| r.len())
+            .unwrap_or(0)
+    });
+    delete_topics(&env.bootstrap, &topics.all());
+
+    let seconds = ((tailed.last_ms - tailed.first_ms) as f64 / 1000.0).max(0.001);
+    let records_per_sec = run.records.saturating_sub(1) as f64 / seconds;
+    let mut lat = tailed.latencies.clone();
+    lat.sort_unstable();
+    let cpu_seconds = ticks as f64 / clock_ticks_per_sec();
+    let total = (run.records + lat.len()) as f64;
+    Ok(Measured {
+        system: run.system,
+        system_name: run.system.name(),
+        workload: run.workload,
+        partitions: run.partitions,
+        batch: run.batch,
+        records: run.records,
+        input_bytes,
+        seconds,
+        records_per_sec,
+        mb_per_sec: input_bytes as f64 / run.records as f64 * records_per_sec / 1e6,
+        latency_rate: tailed.latency_rate,
+        latency_records: lat.len(),
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        max_ms: lat.last().copied().unwrap_or_default() as f64,
+        peak_rss_mib: hwm_kib as f64 / 1024.0,
+        cpu_seconds,
+        cpu_us_per_record: cpu_seconds * 1e6 / total,
+        feedback,
+        duplicates: tailed.duplicates,
+        log: log.display().to_string(),
+    })
+}

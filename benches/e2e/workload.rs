@@ -1,0 +1,128 @@
+//! The three pipelines of the end-to-end bench and the records they read.
+//!
+//! Every system under test (wasp, its baselines, the Python peers) reads
+//! the same records from the same kind of topic; a record's key is its
+//! sequence number, so an output can be matched to its input by key.
+
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// A pipeline measured end to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// The identity plugin: every record passes unchanged.
+    Pass,
+    /// json-transform: select, scale and rename fields of a sensor record.
+    Json,
+    /// k-NN over scikit-learn's Iris (builtin), wrong predictions also to feedback.
+    Knn,
+}
+
+/// json-transform's config, as in `benches/plugins.rs`.
+const JSON_CONFIG: &str = r#"select = ["id", "sensor", "temperature", "humidity", "ts"]
+scale = { temperature = { multiply = 1.8, offset = 32 }, humidity = { multiply = 0.01 } }
+rename = { temperature = "temperature_f", ts = "timestamp" }
+"#;
+
+/// k-NN's config. `remember = 0`: the peers take no corrections, so wasp
+/// keeps no per-record features for them either (same work on both sides).
+const KNN_CONFIG: &str = r#"builtin = "iris"
+features = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+label = "species"
+k = 5
+remember = 0
+"#;
+
+impl Workload {
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Pass => "pass-through",
+            Workload::Json => "json-transform",
+            Workload::Knn => "iris-knn",
+        }
+    }
+
+    /// Short tag for topic and file names.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Workload::Pass => "pass",
+            Workload::Json => "json",
+            Workload::Knn => "knn",
+        }
+    }
+
+    /// The plugin in `plugins/dist`.
+    pub fn plugin(self) -> &'static str {
+        match self {
+            Workload::Pass => "identity",
+            Workload::Json => "json-transform",
+            Workload::Knn => "knn",
+        }
+    }
+
+    /// The body of the stage's `[stage.config]` table.
+    pub fn config_toml(self) -> &'static str {
+        match self {
+            Workload::Pass => "",
+            Workload::Json => JSON_CONFIG,
+            Workload::Knn => KNN_CONFIG,
+        }
+    }
+
+    /// The value of record `i`.
+    pub fn value(self, i: usize) -> Vec<u8> {
+        match self {
+            Workload::Pass | Workload::Json => sensor(i),
+            Workload::Knn => iris(i),
+        }
+    }
+}
+
+/// A sensor reading of about 100 bytes, as in `benches/common.rs`.
+fn sensor(i: usize) -> Vec<u8> {
+    format!(
+        r#"{{"id":{},"sensor":"boiler-{}","temperature":{:.2},"humidity":{:.2},"ts":{},"ok":true}}"#,
+        100_000 + i,
+        i % 10,
+        18.0 + (i % 70) as f64 * 0.1,
+        40.0 + (i % 300) as f64 * 0.1,
+        1_718_000_000_000u64 + i as u64,
+    )
+    .into_bytes()
+}
+
+/// Iris rows (`[sepal_length, sepal_width, petal_length, petal_width, species]`
+/// as the CSV spells them), from the plugin's own copy of the data set.
+fn iris_rows() -> &'static [[String; 5]] {
+    static ROWS: OnceLock<Vec<[String; 5]>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        let mut lines = knn::config::IRIS_CSV.lines();
+        let header: Vec<&str> = lines.next().expect("iris.csv has a header").split(',').collect();
+        let col = |name: &str| {
+            header.iter().position(|h| h.trim() == name).expect("iris.csv has the Iris columns")
+        };
+        let cols = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+            .map(|c| col(c));
+        lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                cols.map(|c| cells[c].trim().to_string())
+            })
+            .collect()
+    })
+}
+
+/// Iris row `i % 150` with a record id and its true label: a correct
+/// prediction goes to the output topic, a wrong one to feedback as well.
+fn iris(i: usize) -> Vec<u8> {
+    let rows = iris_rows();
+    let r = &rows[i % rows.len()];
+    format!(
+        r#"{{"record_id":{i},"sepal_length":{},"sepal_width":{},"petal_length":{},"petal_width":{},"species":"{}"}}"#,
+        r[0], r[1], r[2], r[3], r[4]
+    )
+    .into_bytes()
+}
