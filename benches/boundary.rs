@@ -11,11 +11,10 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use std::sync::Arc;
-use wasp::pipeline::{OutputCaps, Pipeline, StageSpec};
+use wasp::config::PipelineConfig;
+use wasp::pipeline::Pipeline;
 use wasp::runtime::bindings::{Message, Verdict};
 use wasp::runtime::Limits;
-use wasp::state::{StateScope, StateStore};
 
 const BATCH_SIZES: [usize; 4] = [1, 16, 256, 1024];
 
@@ -80,22 +79,12 @@ fn record_shape(c: &mut Criterion) {
 
 fn identity_pipeline(c: &mut Criterion) {
     let engine = common::default_engine();
-    let plugin = common::load(&engine, "identity");
-    let state = StateStore::in_memory();
-    let spec = StageSpec {
-        name: "identity".into(),
-        plugin,
-        config_json: "{}".into(),
-        limits: Limits::default(),
-        metrics: Arc::default(),
-        state: StateScope::new(state.clone(), "bench", "identity"),
-    };
-    let pipeline = Pipeline {
-        name: "bench".into(),
-        stages: vec![Arc::new(spec)],
-        caps: OutputCaps::default(),
-        state,
-    };
+    let toml = format!(
+        "name = \"bench\"\n[[stage]]\nname = \"identity\"\nplugin = \"{}\"\n",
+        common::plugin_path("identity").display()
+    );
+    let cfg = PipelineConfig::parse(&toml).expect("bench pipeline");
+    let pipeline = Pipeline::load(&engine, &cfg).expect("loading the bench pipeline");
     let mut inst = pipeline.instantiate().expect("instantiating the pipeline");
     let info = common::info();
     inst.set_partition(&info.topic, info.partition);

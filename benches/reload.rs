@@ -137,7 +137,7 @@ fn main() {
     reload::watch(reloader.clone(), Duration::from_millis(500), stop_watch.clone());
 
     let mut g = 1u8;
-    let mut report = |how: &str, results: Vec<(Duration, f64, f64)>| {
+    let report = |how: &str, results: Vec<(Duration, f64, f64)>| {
         let n = results.len() as f64;
         let switch_ms = results.iter().map(|r| r.0.as_secs_f64() * 1000.0).sum::<f64>() / n;
         let steady = results.iter().map(|r| r.1).sum::<f64>() / n;

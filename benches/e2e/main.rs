@@ -74,9 +74,19 @@ struct Options {
     /// Length of the latency phase, seconds.
     #[arg(long, default_value_t = 2.0)]
     latency_secs: f64,
+    /// Pipelines of the main comparison (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values = ["pass", "json", "knn"])]
+    pipelines: Vec<Workload>,
     /// Parts to run (comma-separated).
     #[arg(long, value_delimiter = ',', default_values = ["main", "peers", "scale", "batch"])]
     only: Vec<Section>,
+    /// Extra librdkafka consumer property for wasp and the Rust baselines
+    /// (`KEY=VALUE`, repeatable), e.g. `fetch.wait.max.ms=10`.
+    #[arg(long = "consumer", value_name = "KEY=VALUE")]
+    consumer: Vec<String>,
+    /// Extra librdkafka producer property for wasp and the Rust baselines.
+    #[arg(long = "producer", value_name = "KEY=VALUE")]
+    producer: Vec<String>,
     /// Output directory, relative to the repository root.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -150,6 +160,7 @@ fn harness(opts: Options) -> Result<()> {
     };
     let versions = python.as_deref().map_or_else(|| "not run".into(), peers::versions);
     let env = Env {
+        root: root.clone(),
         bootstrap,
         logs,
         plugins: root.join("plugins/dist"),
@@ -158,6 +169,8 @@ fn harness(opts: Options) -> Result<()> {
         python: python.clone().map(|p| (p, root.join("scripts/peers/peer.py"))),
         latency_rate: opts.latency_rate,
         latency_secs: opts.latency_secs,
+        consumer: key_values(&opts.consumer)?,
+        producer: key_values(&opts.producer)?,
     };
 
     let (p, b, n) = (opts.partitions, opts.batch, opts.records);
@@ -176,6 +189,9 @@ fn harness(opts: Options) -> Result<()> {
             (Workload::Json, &[System::Native, System::Wasp]),
             (Workload::Knn, &[System::Native, System::Wasp]),
         ] {
+            if !opts.pipelines.contains(&w) {
+                continue;
+            }
             for &s in systems {
                 plan.push((Section::Main, run(s, w, p, b, n)));
             }
@@ -189,7 +205,7 @@ fn harness(opts: Options) -> Result<()> {
         ));
     }
     let max_workers = 2 * std::thread::available_parallelism().map_or(1, |c| c.get()) as i32;
-    let main_json = wants(Section::Main);
+    let main_json = wants(Section::Main) && opts.pipelines.contains(&Workload::Json);
     if wants(Section::Scale) {
         for &w in opts.workers.iter().filter(|&&w| w >= 1 && w <= max_workers) {
             if !(main_json && w == p) {
@@ -293,6 +309,16 @@ fn harness(opts: Options) -> Result<()> {
         bail!("{} runs failed (see the report)", results.errors.len());
     }
     Ok(())
+}
+
+/// `KEY=VALUE` arguments as pairs.
+fn key_values(args: &[String]) -> Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => bail!("'{a}' is not KEY=VALUE"),
+        })
+        .collect()
 }
 
 /// The command line that reproduces this run.

@@ -5,14 +5,20 @@
 //!
 //! Method (also in docs/benchmarks.md):
 //! - Throughput: the backlog of N records is in the input topic before the
-//!   system starts. Each output carries the time its producer created it
-//!   (Kafka `CreateTime`, set by the system's own producer call). Records/s
-//!   is `(N - 1) / (last - first)` over the backlog's outputs, so start-up
-//!   (process start, group join, plugin compile/instantiate) is left out.
-//!   MB/s counts input bytes (key + value) over the same window.
+//!   system starts. The window opens at the first output's `CreateTime`
+//!   (stamped by the system's own producer call), so start-up (process
+//!   start, group join, plugin load) is left out, and closes when the
+//!   harness, tailing the output topic, receives the last backlog output,
+//!   so records still queued in the system's producer count as not done.
+//!   (Tansu ignores `LogAppendTime`, and a `CreateTime` alone would time
+//!   the calls into the producer's local queue, not the deliveries.)
+//!   Records/s is `(N - 1) / window`; MB/s counts input bytes (key +
+//!   value) over the same window. A bare consumer reads this broker at
+//!   about 1.6 million records/s, so the tail does not hold the run back.
 //! - Latency: after the backlog is drained, the harness produces M more
-//!   records at a fixed rate (linger 0, each stamped with its send time) and
-//!   takes output `CreateTime` minus input `CreateTime` per record. The rate
+//!   records at a fixed rate (each stamped with its send time) and
+//!   takes output `CreateTime` minus input `CreateTime` per record (the paced
+//!   producer lingers 1 ms, which the latency includes). The rate
 //!   is `--latency-rate`, or half the system's measured throughput if that is
 //!   lower, so a slow system is not measured on its own queue.
 //!   Both clocks are this machine's, in whole milliseconds.
@@ -117,20 +123,32 @@ pub struct Measured {
     pub latency_rate: f64,
     /// Records in the latency phase.
     pub latency_records: usize,
-    /// Median latency, ms.
+    /// Median latency from the input's send to its output being readable
+    /// from the broker (the tail received it), ms.
     pub p50_ms: f64,
-    /// 99th percentile latency, ms.
+    /// 99th percentile of the same, ms.
     pub p99_ms: f64,
-    /// Largest latency, ms.
+    /// Largest of the same, ms.
     pub max_ms: f64,
+    /// Median of output `CreateTime` minus input `CreateTime` (without the
+    /// output's own producer queue and delivery), ms.
+    pub created_p50_ms: f64,
+    /// 99th percentile of the same, ms.
+    pub created_p99_ms: f64,
     /// Peak resident set of the child, MiB.
     pub peak_rss_mib: f64,
     /// CPU time of the child (whole run, start-up included), seconds.
     pub cpu_seconds: f64,
     /// CPU time per record (backlog + latency records), microseconds.
     pub cpu_us_per_record: f64,
+    /// The broker's CPU time while the child ran, per record, microseconds.
+    pub broker_cpu_us_per_record: f64,
     /// Records in the feedback topic (k-NN: wrong predictions).
     pub feedback: Option<usize>,
+    /// The last backlog output reached the broker this long after its
+    /// producer created it (the system's producer queue, plus the tail's
+    /// fetch wait).
+    pub drain_ms: f64,
     /// Outputs seen twice.
     pub duplicates: usize,
     /// The child's log.
@@ -139,6 +157,8 @@ pub struct Measured {
 
 /// What every run needs.
 pub struct Env {
+    /// The repository root.
+    pub root: PathBuf,
     /// Broker list.
     pub bootstrap: String,
     /// Where pipeline files and child logs go.
@@ -155,11 +175,29 @@ pub struct Env {
     pub latency_rate: f64,
     /// Latency phase: duration, seconds.
     pub latency_secs: f64,
+    /// Extra consumer properties for the Rust systems.
+    pub consumer: Vec<(String, String)>,
+    /// Extra producer properties for the Rust systems.
+    pub producer: Vec<(String, String)>,
 }
+
+/// `fetch.wait.max.ms` of every system's consumer. Tansu answers a fetch
+/// only when this expires, even when records are waiting (measured: a
+/// p50 of 242 ms at librdkafka's default of 500 ms, 1.5 ms at 10 ms), so
+/// the default would measure the broker's long poll, not the system.
+pub const FETCH_WAIT_MS: u32 = 10;
+
+/// The tail's `fetch.wait.max.ms`: delivered latencies include up to this
+/// much of the harness's own waiting.
+const TAIL_FETCH_WAIT_MS: u32 = 5;
 
 fn unique() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     format!("{}-{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+fn now_ms_f64() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as f64 / 1000.0
 }
 
 fn now_ms() -> i64 {
@@ -194,8 +232,13 @@ fn pace(
     count: usize,
     rate: f64,
 ) -> Result<Vec<i64>> {
-    let producer: ThreadedProducer<DefaultProducerContext> =
-        ClientConfig::new().set("bootstrap.servers", &bootstrap).set("linger.ms", "0").create()?;
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        // Tansu takes about 1 000 single-record produce requests a
+        // second, not 10 000 (latency then grows to seconds), so the
+        // paced producer lingers 1 ms: a record waits at most that here.
+        .set("linger.ms", "1")
+        .create()?;
     let start = Instant::now();
     let mut sent = Vec::with_capacity(count);
     for j in 0..count {
@@ -227,12 +270,16 @@ fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<Pa
          [topics]\ninput = [\"{}\"]\noutput = \"{}\"\nfeedback = \"{}\"\ndead_letter = \"{}\"\n\
          [batch]\nmax_records = {}\n\
          [kafka.consumer]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n\
+         \"fetch.wait.max.ms\" = \"{FETCH_WAIT_MS}\"\n{}\
+         [kafka.producer]\n{}\
          [[stage]]\nname = \"{}\"\nplugin = \"{}\"\n[stage.config]\n{}",
         topics.input,
         topics.output,
         topics.feedback,
         topics.dead_letter,
         run.batch,
+        props(&env.consumer),
+        props(&env.producer),
         run.workload.tag(),
         plugin.display(),
         run.workload.config_toml()
@@ -240,6 +287,10 @@ fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<Pa
     let path = env.logs.join(format!("{name}.toml"));
     std::fs::write(&path, toml)?;
     Ok(path)
+}
+
+fn props(kv: &[(String, String)]) -> String {
+    kv.iter().map(|(k, v)| format!("{k:?} = {v:?}\n")).collect()
 }
 
 struct Topics {
@@ -282,7 +333,8 @@ fn spawn(env: &Env, run: &Run, name: &str, topics: &Topics, log: &Path) -> Resul
                 .args(["--mode", mode, "--bootstrap", &env.bootstrap])
                 .args(["--input", &topics.input, "--output", &topics.output])
                 .args(["--feedback", &topics.feedback, "--group", name])
-                .args(["--batch", &run.batch.to_string()]);
+                .args(["--batch", &run.batch.to_string()])
+                .args(["--fetch-wait-ms", &FETCH_WAIT_MS.to_string()]);
             c
         }
     };
@@ -343,6 +395,11 @@ impl Probe {
     }
 }
 
+/// The local broker's pid, from `scripts/broker`'s pid file.
+fn broker_pid(env: &Env) -> Option<u32> {
+    std::fs::read_to_string(env.root.join(".wasp/broker.pid")).ok()?.trim().parse().ok()
+}
+
 fn clock_ticks_per_sec() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -382,18 +439,26 @@ fn stop(child: &mut Child, log: &Path) -> Result<()> {
 
 /// What the tail saw.
 struct Tailed {
+    /// `CreateTime` of the first backlog output.
     first_ms: i64,
-    last_ms: i64,
+    /// When the tail received the last backlog output.
+    last_seen_ms: f64,
+    /// `CreateTime` of the last backlog output.
+    last_created_ms: i64,
     duplicates: usize,
     latency_rate: f64,
-    latencies: Vec<i64>,
+    /// Per paced record: output `CreateTime` minus input `CreateTime`, ms.
+    created: Vec<f64>,
+    /// Per paced record: tail arrival minus input `CreateTime`, ms.
+    delivered: Vec<f64>,
 }
 
 /// Latency phase in progress.
 struct Live {
     rate: f64,
     pacer: JoinHandle<Result<Vec<i64>>>,
-    out_ms: Vec<Option<i64>>,
+    /// (output `CreateTime`, tail arrival) per paced record.
+    out_ms: Vec<Option<(i64, f64)>>,
     got: usize,
 }
 
@@ -404,7 +469,8 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
         .set("bootstrap.servers", &env.bootstrap)
         .set("group.id", format!("{}-tail", topics.output))
         .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "50")
+        .set("fetch.wait.max.ms", &TAIL_FETCH_WAIT_MS.to_string())
+        .set("max.partition.fetch.bytes", "16777216")
         .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..run.partitions {
@@ -414,7 +480,7 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
     let n = run.records;
     let mut seen = vec![false; n];
     let (mut got, mut duplicates) = (0usize, 0usize);
-    let (mut first_ms, mut last_ms) = (i64::MAX, i64::MIN);
+    let (mut first_ms, mut last_created_ms, mut last_seen_ms) = (i64::MAX, i64::MIN, 0.0);
     let mut live: Option<Live> = None;
     let mut progress = Instant::now();
     // Start-up (group join) plus any quiet spell must fit in this.
@@ -444,12 +510,13 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
                     } else {
                         got += 1;
                         first_ms = first_ms.min(ts);
-                        last_ms = last_ms.max(ts);
+                        last_created_ms = last_created_ms.max(ts);
+                        last_seen_ms = now_ms_f64();
                     }
                 } else if let Some(l) = live.as_mut() {
                     match l.out_ms.get_mut(idx - n) {
                         Some(slot @ None) => {
-                            *slot = Some(ts);
+                            *slot = Some((ts, now_ms_f64()));
                             l.got += 1;
                         }
                         Some(Some(_)) => duplicates += 1,
@@ -461,7 +528,7 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
             None => {}
         }
         if got == n && live.is_none() {
-            let secs = ((last_ms - first_ms) as f64 / 1000.0).max(0.001);
+            let secs = ((last_seen_ms - first_ms as f64) / 1000.0).max(0.001);
             let throughput = (n.saturating_sub(1)) as f64 / secs;
             let rate = env.latency_rate.min(throughput / 2.0);
             let count = ((rate * env.latency_secs) as usize).max(50);
@@ -477,8 +544,22 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
     }
     let l = live.expect("the latency phase ran");
     let sent = l.pacer.join().map_err(|_| anyhow::anyhow!("the pacer panicked"))??;
-    let latencies = sent.iter().zip(&l.out_ms).map(|(s, o)| o.unwrap_or(*s) - s).collect();
-    Ok(Tailed { first_ms, last_ms, duplicates, latency_rate: l.rate, latencies })
+    let mut created = Vec::with_capacity(sent.len());
+    let mut delivered = Vec::with_capacity(sent.len());
+    for (s, o) in sent.iter().zip(&l.out_ms) {
+        let (c, d) = o.expect("every paced record came out");
+        created.push((c - s) as f64);
+        delivered.push(d - *s as f64);
+    }
+    Ok(Tailed {
+        first_ms,
+        last_seen_ms,
+        last_created_ms,
+        duplicates,
+        latency_rate: l.rate,
+        created,
+        delivered,
+    })
 }
 
 fn delete_topics(bootstrap: &str, topics: &[String]) {
@@ -497,12 +578,12 @@ fn delete_topics(bootstrap: &str, topics: &[String]) {
     }
 }
 
-fn percentile(sorted: &[i64], q: f64) -> f64 {
+fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i] as f64
+    sorted[i]
 }
 
 /// Measure one run.
@@ -526,8 +607,14 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
     let log = env.logs.join(format!("{name}.log"));
     let mut child = spawn(env, run, &name, &topics, &log)?;
     let probe = Probe::start(child.id());
+    let broker = broker_pid(env);
+    let broker_start = broker.and_then(cpu_ticks);
     let tailed = tail(env, run, &topics, &mut child, &log);
     let stopped = stop(&mut child, &log);
+    let broker_ticks = match (broker.and_then(cpu_ticks), broker_start) {
+        (Some(end), Some(start)) => end.saturating_sub(start),
+        _ => 0,
+    };
     let (hwm_kib, ticks) = probe.finish();
     let tailed = tailed?;
     stopped?;
@@ -538,11 +625,17 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
     });
     delete_topics(&env.bootstrap, &topics.all());
 
-    let seconds = ((tailed.last_ms - tailed.first_ms) as f64 / 1000.0).max(0.001);
+    let seconds = ((tailed.last_seen_ms - tailed.first_ms as f64) / 1000.0).max(0.001);
     let records_per_sec = run.records.saturating_sub(1) as f64 / seconds;
-    let mut lat = tailed.latencies.clone();
-    lat.sort_unstable();
-    let cpu_seconds = ticks as f64 / clock_ticks_per_sec();
+    let sorted = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let lat = sorted(&tailed.delivered);
+    let created = sorted(&tailed.created);
+    let tck = clock_ticks_per_sec();
+    let cpu_seconds = ticks as f64 / tck;
     let total = (run.records + lat.len()) as f64;
     Ok(Measured {
         system: run.system,
@@ -559,11 +652,15 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
         latency_records: lat.len(),
         p50_ms: percentile(&lat, 0.50),
         p99_ms: percentile(&lat, 0.99),
-        max_ms: lat.last().copied().unwrap_or_default() as f64,
+        max_ms: lat.last().copied().unwrap_or_default(),
+        created_p50_ms: percentile(&created, 0.50),
+        created_p99_ms: percentile(&created, 0.99),
         peak_rss_mib: hwm_kib as f64 / 1024.0,
         cpu_seconds,
         cpu_us_per_record: cpu_seconds * 1e6 / total,
+        broker_cpu_us_per_record: broker_ticks as f64 / tck * 1e6 / total,
         feedback,
+        drain_ms: tailed.last_seen_ms - tailed.last_created_ms as f64,
         duplicates: tailed.duplicates,
         log: log.display().to_string(),
     })

@@ -101,4 +101,16 @@ pub enum Command {
         #[arg(long)]
         config: Option<String>,
     },
+    /// Create a plugin project that builds and passes its tests out of the
+    /// box: `./build.sh` then `./test.sh` in the new directory.
+    New {
+        /// Plugin name: lowercase letters, digits and '-'.
+        name: String,
+        /// Language of the plugin.
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Lang,
+        /// Directory to create; default `./NAME`.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }

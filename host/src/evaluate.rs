@@ -103,7 +103,8 @@ pub fn load_lines(reader: impl BufRead, only_topic: Option<&str>) -> Result<Load
         }
         let v: Value = serde_json::from_str(&line)
             .with_context(|| format!("line {} is not JSON: {}", n + 1, clip(&line)))?;
-        let wrapped = v.get("value").is_some() && v.get("offset").is_some();
+        let wrapped =
+            v.get("offset").is_some() && (v.get("value").is_some() || v.get("dropped").is_some());
         if !wrapped {
             if only_topic.is_none() {
                 loaded.records.push((None, v));

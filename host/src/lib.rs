@@ -26,5 +26,6 @@ pub mod pipeline;
 pub mod reload;
 pub mod router;
 pub mod runtime;
+pub mod scaffold;
 pub mod signals;
 pub mod state;

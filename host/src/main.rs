@@ -132,5 +132,19 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::New { name, lang, dir } => {
+            let dir = dir.unwrap_or_else(|| std::path::PathBuf::from(&name));
+            let exe = std::env::current_exe().unwrap_or_else(|_| std::path::PathBuf::from("wasp"));
+            let root = wasp::scaffold::default_wasp_root();
+            let files = wasp::scaffold::create(&name, lang, &dir, &root, &exe)?;
+            println!(
+                "created {} ({} files) using the wasp checkout {}",
+                dir.display(),
+                files.len(),
+                root.display()
+            );
+            println!("next: cd {} && ./build.sh && ./test.sh", dir.display());
+            Ok(())
+        }
     }
 }

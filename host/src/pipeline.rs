@@ -94,6 +94,12 @@ impl Default for OutputCaps {
     }
 }
 
+/// Longest `reject` reason kept (it becomes the `wasp.error.reason` header).
+const MAX_REJECT_REASON: usize = 4096;
+
+/// Longest topic name Kafka allows.
+const MAX_TOPIC_NAME: usize = 249;
+
 impl OutputCaps {
     /// Why a verdict is over the caps, if it is. Keys and the bytes of an
     /// output's headers are held to the value cap too, so no part of an
@@ -132,6 +138,14 @@ impl OutputCaps {
                             o.headers.len(),
                             self.max_headers
                         ));
+                    }
+                    if let Destination::Topic(t) = &o.destination {
+                        if t.len() > MAX_TOPIC_NAME {
+                            return Err(format!(
+                                "emitted to a topic name of {} bytes; Kafka allows {MAX_TOPIC_NAME}",
+                                t.len()
+                            ));
+                        }
                     }
                     let headers: usize =
                         o.headers.iter().map(|h| h.key.len() + h.value.len()).sum();
@@ -172,7 +186,13 @@ pub struct StageSpec {
 impl StageSpec {
     /// The same stage with another plugin version, config or limits; state
     /// and counters carry over, so a reload keeps what the plugin learned.
-    pub fn with(&self, plugin: Arc<Plugin>, config_json: String, limits: Limits) -> StageSpec {
+    pub fn with(
+        &self,
+        plugin: Arc<Plugin>,
+        config_json: String,
+        limits: Limits,
+        faults: FaultPolicy,
+    ) -> StageSpec {
         StageSpec {
             name: self.name.clone(),
             version: plugin.version().into(),
@@ -181,7 +201,9 @@ impl StageSpec {
             limits,
             metrics: self.metrics.clone(),
             state: self.state.clone(),
-            faults: self.faults,
+            faults,
+            // A new version (or policy) starts with a clean record, so a
+            // reload is how an operator re-enables a disabled stage.
             health: StageHealth::default(),
         }
     }
@@ -710,8 +732,18 @@ impl Apply<'_> {
                 }
             }
             Verdict::Drop => self.tally.dropped += 1,
-            Verdict::Reject(reason) => {
+            Verdict::Reject(mut reason) => {
                 self.tally.rejected += 1;
+                // The reason becomes a dead-letter header: keep it a size a
+                // broker accepts, whatever the plugin sent.
+                if reason.len() > MAX_REJECT_REASON {
+                    let mut cut = MAX_REJECT_REASON;
+                    while !reason.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    reason.truncate(cut);
+                    reason.push_str("… (cut)");
+                }
                 self.fail(out, "rejected", reason)
             }
         }

@@ -64,7 +64,9 @@ fn stamp(p: &Path) -> Stamp {
     Some((m.len(), m.modified().ok()?))
 }
 
-/// Reloads the stages of one running pipeline.
+/// Reloads the stages of one running pipeline. A stage whose files did not
+/// change is left alone, unless it was disabled by its fault policy: then a
+/// reload restarts it, which is how an operator re-enables it after a fix.
 pub struct Reloader {
     engine: Engine,
     pipeline: Arc<Pipeline>,
@@ -144,13 +146,14 @@ impl Reloader {
                 }
             };
             let config_json = stage_cfg.config_json();
-            if plugin.version() == current.plugin.version()
+            let same = plugin.version() == current.plugin.version()
                 && config_json == current.config_json
                 && stage_cfg.limits == current.limits
-            {
+                && stage_cfg.faults == current.faults;
+            if same && !current.health.is_disabled() {
                 continue;
             }
-            let spec = current.with(plugin, config_json, stage_cfg.limits);
+            let spec = current.with(plugin, config_json, stage_cfg.limits, stage_cfg.faults);
             // Validation: the new version must start and accept its config.
             if let Err(e) = spec.start_instance() {
                 out.push(refused(&stage_cfg.name, e.to_string()));

@@ -72,6 +72,7 @@ def per_record(args, knn):
         # Tansu answers a JoinGroup only after the rebalance timeout, which
         # kafka-python takes from this (default 300 s).
         max_poll_interval_ms=10000,
+        fetch_max_wait_ms=args.fetch_wait_ms,
     )
     producer = KafkaProducer(bootstrap_servers=args.bootstrap)
     classes = knn.classes_
@@ -109,6 +110,7 @@ def batched(args, knn):
             "enable.auto.commit": True,
             "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 1000,
+            "fetch.wait.max.ms": args.fetch_wait_ms,
         }
     )
     consumer.subscribe([args.input])
@@ -157,6 +159,8 @@ def main():
     p.add_argument("--feedback", required=True)
     p.add_argument("--group", required=True)
     p.add_argument("--batch", type=int, default=256)
+    # Tansu answers a fetch only when this expires (see benches/e2e/measure.rs).
+    p.add_argument("--fetch-wait-ms", type=int, default=10)
     args = p.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -8,5 +8,7 @@ mod common;
 mod contract;
 mod kafka;
 mod languages;
+mod ml;
+mod polyglot;
 mod reload;
 mod sandbox;

@@ -12,7 +12,7 @@ use wasp::router::headers;
 
 /// `base` with a custom section naming `generation`: a valid component with
 /// the same behaviour and a new content hash, i.e. a new plugin version.
-fn generation_of(base: &[u8], generation: u32) -> Vec<u8> {
+pub(crate) fn generation_of(base: &[u8], generation: u32) -> Vec<u8> {
     fn leb(mut n: usize, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
@@ -38,13 +38,13 @@ fn generation_of(base: &[u8], generation: u32) -> Vec<u8> {
 }
 
 /// Replace a file the way a deploy does: write beside it, then rename.
-fn replace(path: &Path, bytes: &[u8]) {
+pub(crate) fn replace(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
 
-fn short_hash(bytes: &[u8]) -> String {
+pub(crate) fn short_hash(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(&Sha256::digest(bytes)[..6])
 }

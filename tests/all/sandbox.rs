@@ -167,10 +167,10 @@ fn a_plugin_allocating_without_bound_hits_its_memory_cap_and_the_host_stays_smal
     assert_eq!((dead[0].id, dead[0].kind.as_str()), (777, "memory-limit"));
     assert!(dead[0].reason.starts_with("memory limit of 64 MiB reached"), "{}", dead[0].reason);
     assert!(counter(stage_line(&log, "hoard"), "memory_limit_hits") >= 1, "{log}");
-    // The process (librdkafka, wasmtime, compiled code) needs well under
-    // 200 MiB of its own; a plugin that could allocate without bound would
-    // take gigabytes.
-    assert!(peak < 64 + 200, "peak RSS {peak} MiB is not bounded by the 64 MiB cap");
+    // The process itself (librdkafka, wasmtime, compiled code) needs about
+    // 30 MiB; 128 MiB of margin is generous. A plugin that could allocate
+    // without bound would take gigabytes.
+    assert!(peak < 64 + 128, "peak RSS {peak} MiB is not bounded by the 64 MiB cap");
 }
 
 #[test]
@@ -255,9 +255,10 @@ fn outputs_over_the_caps_are_dead_lettered_with_a_clear_reason() {
     let d = &dead[&9];
     assert_eq!((d.stage.as_str(), d.kind.as_str()), ("huge-small", "memory-limit"));
     assert!(d.reason.starts_with("memory limit of 64 MiB reached"), "{}", d.reason);
-    // 100 MiB in the plugin's memory plus its copy lifted into the host,
-    // then dropped: bounded by the memory cap, twice.
-    assert!(peak < 2 * 256 + 200, "peak RSS {peak} MiB");
+    // 100 MiB in the plugin's memory plus its copy lifted into the host
+    // (then dropped): at most the 256 MiB memory cap twice, plus the
+    // process's own margin.
+    assert!(peak < 2 * 256 + 128, "peak RSS {peak} MiB");
 }
 
 fn disabled_pipeline(dir: &Path, name: &str, topics: &str, faults: &str) -> std::path::PathBuf {
@@ -426,6 +427,29 @@ fn every_hostile_mode_is_isolated_and_counted_over_a_file() {
 }
 
 #[test]
+fn a_huge_reject_reason_is_cut_and_an_overlong_topic_name_refused() {
+    let toml = format!(
+        "name = \"t\"\n{}{}",
+        hostile("reject", "mode = \"reject\"\npoison_id = 1\nhuge_mib = 20", ""),
+        hostile("topic", "mode = \"topic\"\npoison_id = 2", "")
+    );
+    let (lines, _) = file_run(&toml, &ids(4));
+    let dead: Vec<&Value> = lines.iter().filter(|l| l["topic"] == "dead-letter").collect();
+    assert_eq!(dead.len(), 2, "{lines:?}");
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert_eq!(
+        (dead[0]["stage"].as_str(), dead[0]["kind"].as_str()),
+        (Some("reject"), Some("rejected"))
+    );
+    assert!(reason.len() < 5000 && reason.ends_with("… (cut)"), "{} bytes", reason.len());
+    assert_eq!(
+        (dead[1]["stage"].as_str(), dead[1]["kind"].as_str()),
+        (Some("topic"), Some("contract"))
+    );
+    assert_eq!(dead[1]["reason"], "emitted to a topic name of 10000 bytes; Kafka allows 249");
+}
+
+#[test]
 fn the_stop_policy_makes_wasp_test_fail_with_the_reason() {
     let dir = temp_dir("stop-file");
     let p = write_pipeline(
@@ -530,6 +554,37 @@ fn the_snoop_plugin_gets_no_files_no_environment_no_network_and_a_frozen_clock()
     assert_eq!(r["monotonic_ns"], 0, "the monotonic clock does not move");
     assert!(is_error(&r["network"]), "network: {}", r["network"]);
     assert_eq!(r["print"], "ok", "printing works (and goes nowhere harmful)");
+}
+
+#[test]
+fn a_stage_granted_the_real_clock_sees_it_and_nothing_else() {
+    let dir = temp_dir("snoop-clock");
+    let p = write_pipeline(
+        &dir,
+        &format!(
+            "name = \"snoop\"\n[[stage]]\nname = \"snoop\"\nplugin = \"{}\"\n[stage.limits]\nclock = \"real\"\n",
+            plugin("snoop-py").display()
+        ),
+    );
+    let input = write_input(&dir, &[r#"{"id":1}"#]);
+    let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["test", p.to_str().unwrap(), "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let line: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let r = &line["value"];
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let seen = r["time"].as_f64().unwrap();
+    assert!((now - seen).abs() < 600.0, "the granted wall clock is the host's: {seen} vs {now}");
+    assert_eq!(r["env"], serde_json::json!({}), "granting the clock grants nothing else");
+    assert!(r["files"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v.as_str().is_some_and(|s| s.starts_with("error: "))));
 }
 
 // ---------------------------------------------------------------------------
@@ -704,7 +759,7 @@ fn fuzz_arbitrary_records_through_the_real_wasm_pipeline() {
     let started = Instant::now();
     let (mut records, mut produced, mut failed) = (0usize, 0usize, 0usize);
     let mut offset = 0i64;
-    for _ in 0..150 * Rng::scale() {
+    for _ in 0..600 * Rng::scale() {
         let batch: Vec<_> = (0..1 + rng.below(64))
             .map(|_| {
                 offset += 1;
@@ -771,7 +826,7 @@ fn fuzz_arbitrary_and_mutated_plugin_files_through_the_loader() {
     };
     let started = Instant::now();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for i in 0..250 * Rng::scale() {
+    for i in 0..500 * Rng::scale() {
         let bytes: Vec<u8> = match i % 5 {
             0 => rng.bytes(2000),
             1 => {

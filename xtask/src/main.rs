@@ -37,6 +37,9 @@ fn build_all(root: &Path) -> Result<()> {
         println!("built {}", p.display());
     }
     run_script(root, "scripts/build-python-plugins")?;
+    run_script(root, "scripts/build-js-plugins")?;
+    run_script(root, "scripts/build-c-plugins")?;
+    run_script(root, "scripts/build-go-plugins")?;
     Ok(())
 }
 

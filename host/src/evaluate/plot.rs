@@ -201,8 +201,9 @@ fn blues(t: f64) -> Rgb {
 /// the true label's records (the row), as recall reads it.
 pub fn confusion_matrix_canvas(c: &Classification, source: &str) -> Canvas {
     let n = c.labels.len().max(1) as i64;
-    let cell: i64 = if n <= 6 { 150 } else { (900 / n).max(48) };
     let longest = c.labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as i64;
+    // Wide enough for the column labels at scale 2 when there are few.
+    let cell: i64 = if n <= 6 { (longest * 16 + 20).clamp(150, 280) } else { (900 / n).max(48) };
     let row_scale = if longest * 16 <= 320 { 2 } else { 1 };
     let row_labels = (longest * 8 * row_scale).min(320);
     let col_scale = if longest * 16 <= cell - 10 { 2 } else { 1 };
@@ -289,7 +290,7 @@ fn tick_label(v: f64, step: f64) -> String {
 /// dashed line when the flagged and normal scores are separated by one.
 pub fn anomaly_scores_canvas(d: &Detection, source: &str, score_field: &str) -> Canvas {
     let (w, h) = (1400i64, 640i64);
-    let (left, right, top, bottom) = (110i64, 40i64, 130i64, 80i64);
+    let (left, right, top, bottom) = (110i64, 40i64, 150i64, 80i64);
     let (pw, ph) = (w - left - right, h - top - bottom);
     let mut cv = Canvas::new(w as u32, h as u32);
     let n = d.points.len().max(1);
@@ -309,16 +310,24 @@ pub fn anomaly_scores_canvas(d: &Detection, source: &str, score_field: &str) -> 
 
     // Title and metrics.
     cv.text(30, 22, "Anomaly scores over the stream", 3, INK);
-    let mut sub = format!("{source}: {} scored, {} flagged", d.scored, d.flagged);
+    let sub = format!(
+        "{}: {} records, {} scored, {} flagged",
+        fit(source, 2, 600),
+        d.points.len(),
+        d.scored,
+        d.flagged
+    );
+    cv.text(30, 60, &sub, 2, MUTED);
     if d.labelled > 0 {
-        sub.push_str(&format!(
-            "; precision {:.3}, recall {:.3}, F1 {:.3}",
+        let metrics = format!(
+            "precision {:.3}   recall {:.3}   F1 {:.3}   ({} true anomalies among the scored)",
             d.precision(),
             d.recall(),
-            d.f1()
-        ));
+            d.f1(),
+            d.actual
+        );
+        cv.text(30, 84, &metrics, 2, INK);
     }
-    cv.text(30, 60, &sub, 2, MUTED);
 
     // Warm-up (not scored) stretches.
     let mut i = 0;
@@ -330,9 +339,11 @@ pub fn anomaly_scores_canvas(d: &Detection, source: &str, score_field: &str) -> 
             }
             let (x0, x1) = (x_of(start) - 1, x_of(i - 1) + 1);
             cv.rect(x0, top, x1 - x0 + 1, ph, WARMUP);
-            let label = "warm-up (not scored)";
-            if x1 - x0 > Canvas::text_width(label, 2) + 12 {
-                cv.text_centered((x0 + x1) / 2, top + 10, label, 2, MUTED);
+            for label in ["warm-up (not scored)", "warm-up"] {
+                if x1 - x0 > Canvas::text_width(label, 2) + 12 {
+                    cv.text_centered((x0 + x1) / 2, top + 10, label, 2, MUTED);
+                    break;
+                }
             }
         } else {
             i += 1;
@@ -388,7 +399,10 @@ pub fn anomaly_scores_canvas(d: &Detection, source: &str, score_field: &str) -> 
     if let Some(th) = threshold {
         let y = y_of(th);
         cv.hline(left + 1, left + pw - 2, y, 2, 10, THRESHOLD);
-        cv.text_right(left + pw - 8, y - 22, &format!("threshold ~{th:.3}"), 2, THRESHOLD);
+        let label = format!("threshold ~{th:.3}");
+        let lw = Canvas::text_width(&label, 2);
+        cv.rect(left + 6, y - 26, lw + 8, 20, WHITE);
+        cv.text(left + 10, y - 23, &label, 2, THRESHOLD);
     }
     for (i, p) in d.points.iter().enumerate() {
         let Some(s) = p.score else { continue };
@@ -417,7 +431,7 @@ pub fn anomaly_scores_canvas(d: &Detection, source: &str, score_field: &str) -> 
         items.push(("threshold", 4));
     }
     let mut x = 30;
-    let y = 100;
+    let y = 116;
     for (label, kind) in items {
         match kind {
             0 => cv.rect(x + 4, y + 6, 4, 4, NORMAL_DOT),
@@ -426,7 +440,7 @@ pub fn anomaly_scores_canvas(d: &Detection, source: &str, score_field: &str) -> 
             3 => cv.ring(x + 6, y + 7, 7, 2, MISSED),
             _ => cv.hline(x - 4, x + 18, y + 7, 2, 5, THRESHOLD),
         }
-        x += 26 + cv.text(x + 22, y, label, 2, INK);
+        x += 22 + cv.text(x + 22, y, label, 2, INK) + 30;
     }
     cv
 }

@@ -59,10 +59,11 @@ impl HostState {
         label: Arc<str>,
         state: StateScope,
         metrics: Arc<StageMetrics>,
-        memory_cap: usize,
+        limits: &super::limits::Limits,
     ) -> Self {
+        let memory_cap = limits.memory_bytes();
         HostState {
-            wasi: super::sandbox::empty_wasi(label.clone()),
+            wasi: super::sandbox::empty_wasi(label.clone(), limits.clock),
             label,
             state,
             metrics,

@@ -47,8 +47,7 @@ fn thread_cpu() -> std::time::Duration {
 
 fn new_store(plugin: &Plugin, ctx: &InstanceContext) -> Store<HostState> {
     let label: Arc<str> = format!("{}/{}", ctx.stage, plugin_name(plugin)).into();
-    let host =
-        HostState::new(label, ctx.state.clone(), ctx.metrics.clone(), ctx.limits.memory_bytes());
+    let host = HostState::new(label, ctx.state.clone(), ctx.metrics.clone(), &ctx.limits);
     let mut store = Store::new(plugin.engine().wasmtime(), host);
     store.limiter(|h| &mut h.limiter);
     let deadline = ctx.limits.deadline();

@@ -28,11 +28,33 @@ pub struct Limits {
     /// state lives in the host, so nothing is lost. Off by default; a
     /// rebuild costs one instantiation (ms for Python/JS runtimes).
     pub recycle_after_calls: Option<u64>,
+    /// The clocks a WASI plugin sees: `frozen` (default: wall and
+    /// monotonic clocks read 0, so output depends only on input, config and
+    /// state) or `real` (the host's clocks; an explicit grant for runtimes
+    /// that refuse to start on a stopped clock, such as Go's).
+    pub clock: ClockGrant,
+}
+
+/// Which clocks a plugin is granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockGrant {
+    /// Both clocks read 0.
+    #[default]
+    Frozen,
+    /// The host's wall and monotonic clocks.
+    Real,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_mib: 256, deadline_ms: 5_000, fuel: None, recycle_after_calls: None }
+        Limits {
+            memory_mib: 256,
+            deadline_ms: 5_000,
+            fuel: None,
+            recycle_after_calls: None,
+            clock: ClockGrant::Frozen,
+        }
     }
 }
 

@@ -17,5 +17,5 @@ mod stdio;
 pub use engine::{Engine, EngineOptions};
 pub use fault::{Fault, FaultKind, FaultPolicy, OnDisabled};
 pub use instance::{InstanceContext, PluginInstance};
-pub use limits::Limits;
+pub use limits::{ClockGrant, Limits};
 pub use plugin::Plugin;

@@ -2,11 +2,13 @@
 //!
 //! Python and JavaScript runtimes import WASI and cannot start without it,
 //! so it is linked, but it grants no files (no preopens), no environment,
-//! no arguments, no network, no stdin, and clocks frozen at the Unix epoch,
-//! so a plugin's output depends only on its input, config and state.
+//! no arguments, no network, no stdin, and clocks frozen at the Unix epoch
+//! (unless the stage grants `clock = "real"`), so a plugin's output depends
+//! only on its input, config and state.
 //! stdout and stderr go to wasp's log, line by line, under the plugin's
 //! label (see [`super::stdio`]).
 
+use super::limits::ClockGrant;
 use super::stdio::{PluginOutput, Stream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,16 +35,14 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-/// A WASI context that grants nothing; stdout and stderr are logged
-/// under `label`.
-pub fn empty_wasi(label: Arc<str>) -> WasiCtx {
-    WasiCtxBuilder::new()
-        .stdout(PluginOutput::new(label.clone(), Stream::Stdout))
-        .stderr(PluginOutput::new(label, Stream::Stderr))
-        .wall_clock(FrozenClock)
-        .monotonic_clock(FrozenClock)
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build()
+/// A WASI context that grants nothing but, when the stage says so, the real
+/// clocks; stdout and stderr are logged under `label`.
+pub fn empty_wasi(label: Arc<str>, clock: ClockGrant) -> WasiCtx {
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(PluginOutput::new(label.clone(), Stream::Stdout))
+        .stderr(PluginOutput::new(label, Stream::Stderr));
+    if clock == ClockGrant::Frozen {
+        b.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+    }
+    b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build()
 }

@@ -7,7 +7,7 @@
 //! [`MAX_LINE`] bytes so a plugin cannot flood the log with one line.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -34,16 +34,20 @@ impl Stream {
 }
 
 /// A [`StdoutStream`] whose writes become log lines.
+///
+/// Every stream the guest opens on it shares one line buffer: runtimes
+/// (and the WASI adapter) may open a new stream per write, so a line can
+/// arrive in pieces over several streams.
 #[derive(Clone)]
 pub struct PluginOutput {
-    label: Arc<str>,
-    stream: Stream,
+    line: Arc<Mutex<LineWriter>>,
 }
 
 impl PluginOutput {
     /// Output of the plugin labelled `label` (e.g. `enrich/enrich-js`).
     pub fn new(label: Arc<str>, stream: Stream) -> Self {
-        PluginOutput { label, stream }
+        let writer = LineWriter { label, stream, line: Vec::new(), cut: false };
+        PluginOutput { line: Arc::new(Mutex::new(writer)) }
     }
 }
 
@@ -55,17 +59,37 @@ impl IsTerminal for PluginOutput {
 
 impl StdoutStream for PluginOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter {
-            label: self.label.clone(),
-            stream: self.stream,
-            line: Vec::new(),
-            cut: false,
-        })
+        Box::new(SharedWriter(self.line.clone()))
+    }
+}
+
+/// One guest stream: its writes go to the shared line buffer.
+struct SharedWriter(Arc<Mutex<LineWriter>>);
+
+impl AsyncWrite for SharedWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // A flush is not a line end: `print("a", end="")` then `print("b")`
+        // is one line.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
 /// Splits written bytes into lines and logs each complete one; a partial
-/// last line is logged when the stream is dropped (the instance ends).
+/// last line is logged when the last stream and the instance's WASI
+/// context are gone.
 struct LineWriter {
     label: Arc<str>,
     stream: Stream,
@@ -103,30 +127,6 @@ impl LineWriter {
             self.cut = true;
         }
         self.line.extend_from_slice(&part[..part.len().min(room)]);
-    }
-}
-
-impl AsyncWrite for LineWriter {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.push(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        // A flush is not a line end: `print("a", end="")` then `print("b")`
-        // is one line.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if !self.line.is_empty() || self.cut {
-            self.emit();
-        }
-        Poll::Ready(Ok(()))
     }
 }
 

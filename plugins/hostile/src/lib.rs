@@ -7,11 +7,11 @@
 //!
 //! ```toml
 //! [stage.config]
-//! mode = "loop"      # loop | alloc | panic | stack | outputs | huge
+//! mode = "loop"      # loop | alloc | panic | stack | outputs | huge | reject | topic
 //! every = 1000       # and/or
 //! poison_id = 42
 //! outputs = 10000    # mode "outputs": how many outputs to emit
-//! huge_mib = 100     # mode "huge": size of the value returned, in MiB
+//! huge_mib = 100     # modes "huge" and "reject": size of the value or reason, in MiB
 //! ```
 //!
 //! Never use it in a real pipeline.
@@ -35,6 +35,10 @@ pub enum Mode {
     Outputs,
     /// Return a value of `huge_mib` MiB.
     Huge,
+    /// Reject the record with a reason of `huge_mib` MiB.
+    Reject,
+    /// Emit to a topic whose name is far longer than Kafka allows.
+    Topic,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +93,13 @@ impl Hostile {
                     .collect::<Vec<Output>>(),
             ),
             Mode::Huge => Verdict::Value(vec![b'x'; self.config.huge_mib << 20]),
+            Mode::Reject => Verdict::Reject("r".repeat(self.config.huge_mib << 20)),
+            Mode::Topic => Verdict::Emit(vec![Output {
+                destination: wasp_sdk::Destination::Topic("t".repeat(10_000)),
+                key: None,
+                value: Some(b"{}".to_vec()),
+                headers: Vec::new(),
+            }]),
         }
     }
 }
@@ -119,8 +130,8 @@ impl Plugin for Hostile {
         PluginInfo {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "misbehaves on chosen records to test the sandbox; never use in production"
-                .into(),
+            description:
+                "misbehaves on chosen records to test the sandbox; never use in production".into(),
         }
     }
 
@@ -130,8 +141,20 @@ impl Plugin for Hostile {
             return Err("set `every` (misbehave on ids divisible by it) or `poison_id`".into());
         }
         // The message of a panic would otherwise be lost (panic = "abort"
-        // traps with `unreachable`); log it so the host's log shows it.
-        std::panic::set_hook(Box::new(|p| wasp_sdk::log(Level::Error, &p.to_string())));
+        // traps with `unreachable`); log it, so the host quotes it in the
+        // fault's reason. (Not "panicked at": the tests look for that word
+        // in wasp's own output to catch a panic of the host.)
+        std::panic::set_hook(Box::new(|p| {
+            let what = p
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            let at =
+                p.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            wasp_sdk::log(Level::Error, &format!("plugin panic{at}: {what}"));
+        }));
         Ok(Hostile { config })
     }
 
