@@ -74,6 +74,9 @@ struct Options {
     /// Length of the latency phase, seconds.
     #[arg(long, default_value_t = 2.0)]
     latency_secs: f64,
+    /// Repetitions of every run; each run reports its median repetition.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
     /// Pipelines of the main comparison (comma-separated).
     #[arg(long, value_delimiter = ',', default_values = ["pass", "json", "knn"])]
     pipelines: Vec<Workload>,
@@ -228,6 +231,7 @@ fn harness(opts: Options) -> Result<()> {
         peer_records: opts.peer_records,
         partitions: p,
         batch: b,
+        repeat: opts.repeat,
         main: Vec::new(),
         scale_sweep: Vec::new(),
         batch_sweep: Vec::new(),
@@ -235,38 +239,49 @@ fn harness(opts: Options) -> Result<()> {
         errors: Vec::new(),
         wall_seconds: 0.0,
     };
-    let total = plan.len();
-    for (i, (section, r)) in plan.into_iter().enumerate() {
-        let what = format!(
-            "{} / {} / {} partitions / batch {} / {} records",
-            r.workload.name(),
-            r.system.name(),
-            r.partitions,
-            r.batch,
-            r.records
-        );
-        eprintln!("e2e [{}/{total}] {what}", i + 1);
-        match measure::measure(&env, &r) {
-            Ok(m) => {
-                eprintln!(
-                    "e2e [{}/{total}]   {:.0} records/s, p50 {:.0} ms, p99 {:.0} ms, peak RSS {:.0} MiB, CPU {:.1} µs/record",
-                    i + 1,
-                    m.records_per_sec,
-                    m.p50_ms,
-                    m.p99_ms,
-                    m.peak_rss_mib,
-                    m.cpu_us_per_record
-                );
-                match section {
-                    Section::Main | Section::Peers => results.main.push(m),
-                    Section::Scale => results.scale_sweep.push(m),
-                    Section::Batch => results.batch_sweep.push(m),
+    // Round-robin over the plan, `repeat` times, so a spell of load from
+    // elsewhere on the machine hits one repetition of many runs rather than
+    // every repetition of one; each run keeps its median repetition.
+    let total = plan.len() * opts.repeat;
+    let mut samples: Vec<Vec<Measured>> = vec![Vec::new(); plan.len()];
+    let mut step = 0;
+    for rep in 0..opts.repeat {
+        for (i, (_, r)) in plan.iter().enumerate() {
+            step += 1;
+            let what = describe(r);
+            eprintln!("e2e [{step}/{total}] {what}");
+            match measure::measure(&env, r) {
+                Ok(m) => {
+                    eprintln!(
+                        "e2e [{step}/{total}]   {:.0} records/s, p50 {:.0} ms, p99 {:.0} ms, peak RSS {:.0} MiB, CPU {:.1} µs/record (broker {:.1})",
+                        m.records_per_sec,
+                        m.p50_ms,
+                        m.p99_ms,
+                        m.peak_rss_mib,
+                        m.cpu_us_per_record,
+                        m.broker_cpu_us_per_record
+                    );
+                    samples[i].push(m);
+                }
+                Err(e) => {
+                    eprintln!("e2e [{step}/{total}]   failed: {e:#}");
+                    results.errors.push(format!("{what} (repetition {}): {e:#}", rep + 1));
                 }
             }
-            Err(e) => {
-                eprintln!("e2e [{}/{total}]   failed: {e:#}", i + 1);
-                results.errors.push(format!("{what}: {e:#}"));
-            }
+        }
+    }
+    for ((section, _), mut runs) in plan.into_iter().zip(samples) {
+        if runs.is_empty() {
+            continue;
+        }
+        runs.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
+        let rates: Vec<f64> = runs.iter().map(|m| m.records_per_sec).collect();
+        let mut m = runs.swap_remove(runs.len() / 2);
+        m.samples = rates;
+        match section {
+            Section::Main | Section::Peers => results.main.push(m),
+            Section::Scale => results.scale_sweep.push(m),
+            Section::Batch => results.batch_sweep.push(m),
         }
     }
     // The main comparison's wasp json-transform run is also a sweep point.
@@ -309,6 +324,17 @@ fn harness(opts: Options) -> Result<()> {
         bail!("{} runs failed (see the report)", results.errors.len());
     }
     Ok(())
+}
+
+fn describe(r: &Run) -> String {
+    format!(
+        "{} / {} / {} partitions / batch {} / {} records",
+        r.workload.name(),
+        r.system.name(),
+        r.partitions,
+        r.batch,
+        r.records
+    )
 }
 
 /// `KEY=VALUE` arguments as pairs.

@@ -149,6 +149,8 @@ pub struct Measured {
     /// producer created it (the system's producer queue, plus the tail's
     /// fetch wait).
     pub drain_ms: f64,
+    /// Records/s of every repetition, lowest first (this run is the median).
+    pub samples: Vec<f64>,
     /// Outputs seen twice.
     pub duplicates: usize,
     /// The child's log.
@@ -661,6 +663,7 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
         broker_cpu_us_per_record: broker_ticks as f64 / tck * 1e6 / total,
         feedback,
         drain_ms: tailed.last_seen_ms - tailed.last_created_ms as f64,
+        samples: Vec::new(),
         duplicates: tailed.duplicates,
         log: log.display().to_string(),
     })

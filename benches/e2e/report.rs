@@ -103,6 +103,8 @@ pub struct Results {
     pub partitions: i32,
     /// Batch size of the main comparison.
     pub batch: usize,
+    /// Repetitions per run.
+    pub repeat: usize,
     /// Pipelines × systems at `partitions` and `batch`, peers included.
     pub main: Vec<Measured>,
     /// wasp json-transform at each partition count.
@@ -172,15 +174,18 @@ impl Results {
             s,
             "## Throughput, latency, memory\n\n{} partitions (wasp and the native twin run one \
              worker per partition), batch {}, a backlog of {} records per run ({} for the \
-             Python per-record peer). Latency: p50 / p99 of output minus input `CreateTime` \
-             at the offered rate shown, after the backlog is drained.\n",
-            self.partitions, self.batch, self.records, self.peer_records
+             Python per-record peer); records/s is the median of {} repetitions. Latency: \
+             from the input's send to its output being readable from the broker, p50 / p99 \
+             at the offered rate shown, after the backlog is drained. CPU: the system's \
+             process (start-up included) and the broker's, per record.\n",
+            self.partitions, self.batch, self.records, self.peer_records, self.repeat
         );
         let _ = writeln!(
             s,
-            "| pipeline | system | records/s | MB/s | latency p50 / p99 (rate) | peak RSS | CPU µs/record | feedback |"
+            "| pipeline | system | records/s | min–max | MB/s | latency p50 / p99 (rate) | peak RSS | CPU µs/record | broker CPU µs/record | feedback |"
         );
-        let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let _ =
+            writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for r in &self.main {
             let _ = writeln!(s, "{}", row(r));
         }
@@ -197,16 +202,17 @@ impl Results {
             let w = self.scale_sweep[0].workload.name();
             let _ = writeln!(
                 s,
-                "\n## Scaling: wasp {w}, batch {}\n\n| partitions = workers | records/s | × first | latency p50 / p99 (rate) | CPU µs/record |\n| ---: | ---: | ---: | ---: | ---: |",
+                "\n## Scaling: wasp {w}, batch {}\n\n| partitions = workers | records/s | min–max | × first | latency p50 / p99 (rate) | CPU µs/record |\n| ---: | ---: | ---: | ---: | ---: | ---: |",
                 self.batch
             );
             let base = self.scale_sweep[0].records_per_sec;
             for r in &self.scale_sweep {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.2} | {} | {:.1} |",
+                    "| {} | {} | {} | {:.2} | {} | {:.1} |",
                     r.partitions,
                     thousands(r.records_per_sec),
+                    spread(r),
                     r.records_per_sec / base,
                     latency(r),
                     r.cpu_us_per_record
@@ -217,15 +223,16 @@ impl Results {
             let w = self.batch_sweep[0].workload.name();
             let _ = writeln!(
                 s,
-                "\n## Batch size: wasp {w}, {} partitions\n\n| batch.max_records | records/s | latency p50 / p99 (rate) | CPU µs/record |\n| ---: | ---: | ---: | ---: |",
+                "\n## Batch size: wasp {w}, {} partitions\n\n| batch.max_records | records/s | min–max | latency p50 / p99 (rate) | CPU µs/record |\n| ---: | ---: | ---: | ---: | ---: |",
                 self.partitions
             );
             for r in &self.batch_sweep {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {:.1} |",
+                    "| {} | {} | {} | {} | {:.1} |",
                     r.batch,
                     thousands(r.records_per_sec),
+                    spread(r),
                     latency(r),
                     r.cpu_us_per_record
                 );
@@ -266,16 +273,28 @@ fn latency(r: &Measured) -> String {
     format!("{:.0} / {:.0} ms ({} /s)", r.p50_ms, r.p99_ms, thousands(r.latency_rate))
 }
 
+/// Lowest and highest records/s of the repetitions, in thousands.
+fn spread(r: &Measured) -> String {
+    match (r.samples.first(), r.samples.last()) {
+        (Some(lo), Some(hi)) if r.samples.len() > 1 => {
+            format!("{:.0}–{:.0} k", lo / 1000.0, hi / 1000.0)
+        }
+        _ => "–".into(),
+    }
+}
+
 fn row(r: &Measured) -> String {
     format!(
-        "| {} | {} | {} | {:.1} | {} | {:.0} MiB | {:.1} | {} |",
+        "| {} | {} | {} | {} | {:.1} | {} | {:.0} MiB | {:.1} | {:.1} | {} |",
         r.workload.name(),
         r.system_name,
         thousands(r.records_per_sec),
+        spread(r),
         r.mb_per_sec,
         latency(r),
         r.peak_rss_mib,
         r.cpu_us_per_record,
+        r.broker_cpu_us_per_record,
         r.feedback.map_or("–".into(), |f| f.to_string()),
     )
 }

@@ -91,7 +91,7 @@ pub enum Command {
     /// Evaluate a finished run's output (a topic or a JSON-lines file):
     /// a classification report and confusion matrix for a classifier, or
     /// precision/recall/F1 for an anomaly detector; `--png` draws it.
-    Evaluate(crate::evaluate::EvaluateArgs),
+    Evaluate(Box<crate::evaluate::EvaluateArgs>),
     /// Check that a file is a valid wasp plugin, and optionally that it
     /// accepts a config.
     Check {

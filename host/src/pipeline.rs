@@ -557,9 +557,10 @@ impl PipelineInstance {
         self.run_chain(info, batch, false)
     }
 
-    /// Deliver corrections to every stage's `learn`; outputs are routed like
-    /// `process` outputs and a stage's `next` outputs reach the next stage's
-    /// `learn`.
+    /// Deliver corrections to every stage's `learn`, each stage seeing them
+    /// as they arrived; feedback and named-topic outputs are routed like
+    /// those of `process`, rejects are dead-lettered, and `pass`/`next`
+    /// outputs end there (corrections are never written to the output).
     pub fn learn(&mut self, info: &BatchInfo, batch: &[Message]) -> Vec<Outcome> {
         self.run_chain(info, batch, true)
     }
@@ -567,6 +568,7 @@ impl PipelineInstance {
     fn run_chain(&mut self, info: &BatchInfo, batch: &[Message], learn: bool) -> Vec<Outcome> {
         let mut outcomes = vec![Outcome::default(); batch.len()];
         let first_origins: Vec<usize> = (0..batch.len()).collect();
+        let mut first = InFlight::default();
         let mut between = InFlight::default();
         let oversized =
             |m: &Message| m.value.as_ref().is_some_and(|v| v.len() > self.max_value_bytes);
@@ -587,8 +589,8 @@ impl PipelineInstance {
                         ),
                     });
                 } else {
-                    between.msgs.push(m.clone());
-                    between.origins.push(i);
+                    first.msgs.push(m.clone());
+                    first.origins.push(i);
                 }
             }
         }
@@ -597,10 +599,12 @@ impl PipelineInstance {
             runner.refresh(self.partition.as_ref());
         }
         for (i, runner) in self.runners.iter_mut().enumerate() {
-            let (msgs, origins): (&[Message], &[usize]) = if i == 0 && !filtered {
-                (batch, &first_origins)
-            } else {
-                (&between.msgs, &between.origins)
+            // Corrections go to every stage's `learn` as they arrived: a
+            // stage that does not learn cannot swallow them from a later one.
+            let (msgs, origins): (&[Message], &[usize]) = match (i == 0 || learn, filtered) {
+                (true, false) => (batch, &first_origins),
+                (true, true) => (&first.msgs, &first.origins),
+                (false, _) => (&between.msgs, &between.origins),
             };
             if msgs.is_empty() {
                 break;
@@ -609,6 +613,7 @@ impl PipelineInstance {
             let mut next = InFlight::default();
             let mut apply = Apply {
                 spec: &runner.spec,
+                learn,
                 last: i == last,
                 next: &mut next,
                 tally: Tally::default(),
@@ -651,6 +656,8 @@ impl Tally {
 /// Applies one stage's verdicts: forwards, produces or fails records.
 struct Apply<'a> {
     spec: &'a StageSpec,
+    /// Applying `learn` verdicts: forwarded corrections end here.
+    learn: bool,
     last: bool,
     next: &'a mut InFlight,
     tally: Tally,
@@ -670,7 +677,9 @@ impl Apply<'_> {
     /// Send `msg` on: to the next stage, or out of the pipeline after the last.
     fn forward(&mut self, origin: usize, msg: Message, out: &mut Outcome) {
         self.tally.forwarded += 1;
-        if self.last {
+        if self.learn {
+            // A correction forwarded by `learn` is done: it is not output.
+        } else if self.last {
             out.produced.push(self.produce(Route::Output, msg.key, msg.value, msg.headers));
         } else {
             self.next.msgs.push(msg);

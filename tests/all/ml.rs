@@ -340,7 +340,12 @@ fn a_correction_is_learned_and_survives_a_hot_reload_and_a_restart() {
         "topics": {"input": [input], "output": output, "feedback": feedback,
                    "corrections": corrections, "dead_letter": dlq},
         "state": {"path": "state.json"},
-        "stage": [{"name": "knn", "plugin": "knn.wasm", "config": d.knn_config(1)}],
+        // A stage that does not learn sits in front: corrections must still
+        // reach the k-NN stage behind it.
+        "stage": [
+            {"name": "shape", "plugin": plugin("json-transform").display().to_string(), "config": {}},
+            {"name": "knn", "plugin": "knn.wasm", "config": d.knn_config(1)},
+        ],
     });
     let with_corrections = write_pipeline(&dir.join("learning.toml"), pipeline.clone());
     // The restart runs without a corrections topic, so what it knows of the
