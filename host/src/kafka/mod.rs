@@ -25,6 +25,8 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("auto.commit.interval.ms", "1000"),
     ("auto.offset.reset", "earliest"),
     ("enable.partition.eof", "false"),
+    // Feeds the lag shown on the progress line.
+    ("statistics.interval.ms", "1000"),
 ];
 
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[

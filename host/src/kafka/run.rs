@@ -48,6 +48,14 @@ fn check_topics(cfg: &PipelineConfig) -> Result<()> {
     Ok(())
 }
 
+/// What the progress line shows besides the counters.
+struct View<'a> {
+    pipeline: &'a Pipeline,
+    partitions: usize,
+    lag: i64,
+    reloader: Option<&'a Reloader>,
+}
+
 /// Progress on a terminal, a log line now and then otherwise.
 struct Progress {
     tty: bool,
@@ -63,20 +71,33 @@ impl Progress {
         Progress { tty, last: Instant::now(), last_in: 0, every }
     }
 
-    fn tick(&mut self, stats: &RunStats, partitions: usize, pipeline: &Pipeline) {
+    fn tick(&mut self, stats: &RunStats, view: &View<'_>) {
         if self.last.elapsed() < self.every {
             return;
         }
         let now_in = RunStats::get(&stats.records_in);
         let rate = (now_in - self.last_in) as f64 / self.last.elapsed().as_secs_f64();
-        let versions: Vec<String> = pipeline
+        let versions: Vec<String> = view
+            .pipeline
             .stages
             .iter()
             .map(|s| s.current())
             .map(|s| format!("{}@{}", s.name, s.version))
             .collect();
+        let lag = match view.lag {
+            l if l < 0 => "?".to_string(),
+            l => l.to_string(),
+        };
+        let reloads = view.reloader.map_or(String::new(), |r| {
+            format!(
+                " reloads={} refused={}",
+                r.reloads.load(Ordering::Relaxed),
+                r.refusals.load(Ordering::Relaxed)
+            )
+        });
         let line = format!(
-            "{rate:.0} rec/s, partitions={partitions} | {} | {}",
+            "{rate:.0} rec/s, partitions={} lag={lag} | {} | {}{reloads}",
+            view.partitions,
             stats.line(),
             versions.join(" ")
         );
@@ -103,14 +124,16 @@ pub fn run(
     let stats = Arc::new(RunStats::default());
     let stop_watch = Arc::new(AtomicBool::new(false));
     let mut socket = None;
+    let mut reloader = None;
     if let Some(file) = &opts.pipeline_file {
-        let reloader = Arc::new(Reloader::new(engine.clone(), pipeline.clone(), file, cfg.clone()));
+        let r = Arc::new(Reloader::new(engine.clone(), pipeline.clone(), file, cfg.clone()));
         let path = reload::socket_path(file, &cfg.name);
-        reload::serve(reloader.clone(), path.clone())?;
+        reload::serve(r.clone(), path.clone())?;
         socket = Some(path);
         if opts.watch {
-            reload::watch(reloader, Duration::from_millis(500), stop_watch.clone());
+            reload::watch(r.clone(), Duration::from_millis(500), stop_watch.clone());
         }
+        reloader = Some(r);
     }
     let router = Router::new(&cfg.topics);
     let sink = Arc::new(Sink::new(
@@ -186,7 +209,13 @@ pub fn run(
             }
             last_store = Instant::now();
         }
-        progress.tick(&stats, consumer.context().partitions(), &pipeline);
+        let view = View {
+            pipeline: &pipeline,
+            partitions: consumer.context().partitions(),
+            lag: consumer.context().lag.load(Ordering::Relaxed),
+            reloader: reloader.as_deref(),
+        };
+        progress.tick(&stats, &view);
     };
     if progress.tty {
         eprintln!();

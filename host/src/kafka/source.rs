@@ -20,12 +20,29 @@ type Key = (String, i32);
 /// Consumer context owning the partition workers.
 pub struct SourceContext {
     workers: Mutex<HashMap<Key, WorkerHandle>>,
+    /// Records behind the end of the owned partitions, from librdkafka's
+    /// statistics (-1 until the first report).
+    pub lag: std::sync::atomic::AtomicI64,
     shared: WorkerShared,
     corrections: Option<String>,
     settle_timeout: Duration,
 }
 
-impl ClientContext for SourceContext {}
+impl ClientContext for SourceContext {
+    /// librdkafka's periodic statistics carry each partition's lag as the
+    /// client last saw it, so the progress line shows lag without asking
+    /// the broker for end offsets.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let lag: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|(id, p)| **id >= 0 && p.consumer_lag >= 0)
+            .map(|(_, p)| p.consumer_lag)
+            .sum();
+        self.lag.store(lag, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -71,7 +88,13 @@ impl SourceContext {
         corrections: Option<String>,
         settle_timeout: Duration,
     ) -> Self {
-        SourceContext { workers: Mutex::default(), shared, corrections, settle_timeout }
+        SourceContext {
+            workers: Mutex::default(),
+            lag: std::sync::atomic::AtomicI64::new(-1),
+            shared,
+            corrections,
+            settle_timeout,
+        }
     }
 
     fn workers(&self) -> MutexGuard<'_, HashMap<Key, WorkerHandle>> {
