@@ -98,6 +98,11 @@ struct Options {
     bench: bool,
 }
 
+/// The same allocator as the `wasp` binary, so the Rust baselines (the
+/// `--child` processes) differ from wasp only in what they do.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
 }
@@ -258,8 +263,8 @@ fn harness(opts: Options) -> Result<()> {
                         m.p50_ms,
                         m.p99_ms,
                         m.peak_rss_mib,
-                        m.cpu_us_per_record,
-                        m.broker_cpu_us_per_record
+                        m.window_cpu_us_per_record,
+                        m.window_broker_cpu_us_per_record
                     );
                     samples[i].push(m);
                 }

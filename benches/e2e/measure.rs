@@ -143,6 +143,11 @@ pub struct Measured {
     pub cpu_us_per_record: f64,
     /// The broker's CPU time while the child ran, per record, microseconds.
     pub broker_cpu_us_per_record: f64,
+    /// The system's CPU time during the throughput window (steady state:
+    /// no start-up, no latency phase), per backlog record, microseconds.
+    pub window_cpu_us_per_record: f64,
+    /// The broker's CPU time during the throughput window, per record.
+    pub window_broker_cpu_us_per_record: f64,
     /// Records in the feedback topic (k-NN: wrong predictions).
     pub feedback: Option<usize>,
     /// The last backlog output reached the broker this long after its
@@ -449,6 +454,8 @@ struct Tailed {
     last_created_ms: i64,
     duplicates: usize,
     latency_rate: f64,
+    /// CPU ticks of (the child, the broker) spent during the backlog window.
+    window_ticks: (u64, u64),
     /// Per paced record: output `CreateTime` minus input `CreateTime`, ms.
     created: Vec<f64>,
     /// Per paced record: tail arrival minus input `CreateTime`, ms.
@@ -466,13 +473,28 @@ struct Live {
 
 /// Tail the output topic until every backlog record and every paced record
 /// came out; start the paced phase when the backlog is done.
-fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) -> Result<Tailed> {
+fn tail(
+    env: &Env,
+    run: &Run,
+    topics: &Topics,
+    child: &mut Child,
+    broker: Option<u32>,
+    log: &Path,
+) -> Result<Tailed> {
+    let pid = child.id();
+    let ticks = move || (cpu_ticks(pid).unwrap_or(0), broker.and_then(cpu_ticks).unwrap_or(0));
+    let mut window_start: Option<(u64, u64)> = None;
+    let mut window_ticks = (0, 0);
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &env.bootstrap)
         .set("group.id", format!("{}-tail", topics.output))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", &TAIL_FETCH_WAIT_MS.to_string())
         .set("max.partition.fetch.bytes", "16777216")
+        // Never postpone a fetch because records are queued here: the
+        // default waits up to 1 s, which would end the window late.
+        .set("queued.min.messages", "10000000")
+        .set("fetch.queue.backoff.ms", "1")
         .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..run.partitions {
@@ -507,6 +529,9 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
                     .context("an output without its input's key")?;
                 let ts = m.timestamp().to_millis().context("an output without a timestamp")?;
                 if idx < n {
+                    if window_start.is_none() {
+                        window_start = Some(ticks());
+                    }
                     if std::mem::replace(&mut seen[idx], true) {
                         duplicates += 1;
                     } else {
@@ -530,6 +555,9 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
             None => {}
         }
         if got == n && live.is_none() {
+            let (c0, b0) = window_start.unwrap_or_default();
+            let (c1, b1) = ticks();
+            window_ticks = (c1.saturating_sub(c0), b1.saturating_sub(b0));
             let secs = ((last_seen_ms - first_ms as f64) / 1000.0).max(0.001);
             let throughput = (n.saturating_sub(1)) as f64 / secs;
             let rate = env.latency_rate.min(throughput / 2.0);
@@ -559,6 +587,7 @@ fn tail(env: &Env, run: &Run, topics: &Topics, child: &mut Child, log: &Path) ->
         last_created_ms,
         duplicates,
         latency_rate: l.rate,
+        window_ticks,
         created,
         delivered,
     })
@@ -611,7 +640,7 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
     let probe = Probe::start(child.id());
     let broker = broker_pid(env);
     let broker_start = broker.and_then(cpu_ticks);
-    let tailed = tail(env, run, &topics, &mut child, &log);
+    let tailed = tail(env, run, &topics, &mut child, broker, &log);
     let stopped = stop(&mut child, &log);
     let broker_ticks = match (broker.and_then(cpu_ticks), broker_start) {
         (Some(end), Some(start)) => end.saturating_sub(start),
@@ -661,6 +690,9 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
         cpu_seconds,
         cpu_us_per_record: cpu_seconds * 1e6 / total,
         broker_cpu_us_per_record: broker_ticks as f64 / tck * 1e6 / total,
+        window_cpu_us_per_record: tailed.window_ticks.0 as f64 / tck * 1e6 / run.records as f64,
+        window_broker_cpu_us_per_record: tailed.window_ticks.1 as f64 / tck * 1e6
+            / run.records as f64,
         feedback,
         drain_ms: tailed.last_seen_ms - tailed.last_created_ms as f64,
         samples: Vec::new(),

@@ -177,7 +177,7 @@ impl Results {
              Python per-record peer); records/s is the median of {} repetitions. Latency: \
              from the input's send to its output being readable from the broker, p50 / p99 \
              at the offered rate shown, after the backlog is drained. CPU: the system's \
-             process (start-up included) and the broker's, per record.\n",
+             process and the broker's during the throughput window, per record.\n",
             self.partitions, self.batch, self.records, self.peer_records, self.repeat
         );
         let _ = writeln!(
@@ -215,7 +215,7 @@ impl Results {
                     spread(r),
                     r.records_per_sec / base,
                     latency(r),
-                    r.cpu_us_per_record
+                    r.window_cpu_us_per_record
                 );
             }
         }
@@ -234,7 +234,7 @@ impl Results {
                     thousands(r.records_per_sec),
                     spread(r),
                     latency(r),
-                    r.cpu_us_per_record
+                    r.window_cpu_us_per_record
                 );
             }
         }
@@ -293,8 +293,8 @@ fn row(r: &Measured) -> String {
         r.mb_per_sec,
         latency(r),
         r.peak_rss_mib,
-        r.cpu_us_per_record,
-        r.broker_cpu_us_per_record,
+        r.window_cpu_us_per_record,
+        r.window_broker_cpu_us_per_record,
         r.feedback.map_or("–".into(), |f| f.to_string()),
     )
 }

@@ -9,7 +9,8 @@
 //!   tracking: the most an rdkafka consume→produce loop does here.
 //! - `native`: wasp's shape without Wasm. One worker thread per partition
 //!   batches records as wasp's worker does (`batch.max_records`,
-//!   `batch.linger_ms`) and calls the stage's plugin crate compiled
+//!   `batch.linger_ms`, records handed over in chunks) and calls the
+//!   stage's plugin crate compiled
 //!   natively (`wasp_sdk::Plugin::process_batch`, with the SDK's native
 //!   stubs for state and counters); verdicts are routed as wasp routes
 //!   them. It copies each batch into the plugin, as wasp copies it into
@@ -111,9 +112,18 @@ struct Shared {
     linger: Duration,
 }
 
-type Worker = (SyncSender<Message>, JoinHandle<()>);
+/// A partition's worker and the records polled for it, not yet handed over.
+struct Slot {
+    tx: SyncSender<Vec<Message>>,
+    thread: JoinHandle<()>,
+    pending: Vec<Message>,
+}
 
-/// Poll and hand each record to its partition's worker thread.
+/// Records taken from librdkafka's queue per burst, as in wasp's poll loop.
+const BURST: usize = 1024;
+
+/// Poll and hand records to their partition's worker thread in chunks, as
+/// wasp's source does (kafka/run.rs and kafka/source.rs).
 fn native(
     cfg: &PipelineConfig,
     consumer: &BaseConsumer,
@@ -125,7 +135,7 @@ fn native(
     };
     let plugin = cfg.resolve(&stage.plugin);
     let kind = plugin.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let spawn: fn(Arc<Shared>, BatchInfo, Receiver<Message>) = match kind.as_str() {
+    let spawn: fn(Arc<Shared>, BatchInfo, Receiver<Vec<Message>>) = match kind.as_str() {
         "identity" => run_worker::<identity::Identity>,
         "json-transform" => run_worker::<json_transform::JsonTransform>,
         "knn" => run_worker::<knn::KnnPlugin>,
@@ -142,32 +152,49 @@ fn native(
         max: cfg.batch.max_records.max(1),
         linger: Duration::from_millis(cfg.batch.linger_ms),
     });
-    let mut workers: HashMap<(String, i32), Worker> = HashMap::new();
+    let mut workers: HashMap<(String, i32), Slot> = HashMap::new();
     let mut n = 0;
     while !shutdown.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let key = (m.topic().to_string(), m.partition());
-                let (tx, _) = workers.entry(key).or_insert_with(|| {
-                    let (tx, rx) = sync_channel(shared.max * 4);
-                    let info = BatchInfo { topic: m.topic().into(), partition: m.partition() };
-                    let s = shared.clone();
-                    let h = std::thread::Builder::new()
-                        .name(format!("twin-{}", m.partition()))
-                        .spawn(move || spawn(s, info, rx))
-                        .expect("spawning a worker");
-                    (tx, h)
-                });
-                tx.send(to_message(&m)).context("a worker died")?;
-                n += 1;
+        let mut next = consumer.poll(Duration::from_millis(100));
+        let mut burst = 0;
+        while let Some(polled) = next.take() {
+            match polled {
+                Ok(m) => {
+                    let key = (m.topic().to_string(), m.partition());
+                    let slot = workers.entry(key).or_insert_with(|| {
+                        let (tx, rx) = sync_channel(4);
+                        let info = BatchInfo { topic: m.topic().into(), partition: m.partition() };
+                        let s = shared.clone();
+                        let thread = std::thread::Builder::new()
+                            .name(format!("twin-{}", m.partition()))
+                            .spawn(move || spawn(s, info, rx))
+                            .expect("spawning a worker");
+                        Slot { tx, thread, pending: Vec::new() }
+                    });
+                    slot.pending.push(to_message(&m));
+                    if slot.pending.len() >= shared.max {
+                        let chunk = std::mem::replace(
+                            &mut slot.pending,
+                            Vec::with_capacity(shared.max),
+                        );
+                        slot.tx.send(chunk).context("a worker died")?;
+                    }
+                    n += 1;
+                    burst += 1;
+                }
+                Err(e) => eprintln!("e2e native: {e}"),
             }
-            Some(Err(e)) => eprintln!("e2e native: {e}"),
-            None => {}
+            if burst < BURST {
+                next = consumer.poll(Duration::ZERO);
+            }
+        }
+        for slot in workers.values_mut().filter(|s| !s.pending.is_empty()) {
+            slot.tx.send(std::mem::take(&mut slot.pending)).context("a worker died")?;
         }
     }
-    for (_, (tx, h)) in workers.drain() {
-        drop(tx);
-        let _ = h.join();
+    for (_, slot) in workers.drain() {
+        drop(slot.tx);
+        let _ = slot.thread.join();
     }
     Ok(n)
 }
@@ -194,33 +221,39 @@ fn to_message(m: &BorrowedMessage<'_>) -> Message {
     }
 }
 
-/// A partition's worker: batch like wasp, run the native plugin, route.
-fn run_worker<P: Plugin>(shared: Arc<Shared>, info: BatchInfo, rx: Receiver<Message>) {
+/// A partition's worker: batch like wasp's worker (kafka/worker.rs), run
+/// the native plugin, route.
+fn run_worker<P: Plugin>(shared: Arc<Shared>, info: BatchInfo, rx: Receiver<Vec<Message>>) {
     let mut plugin = P::init(&shared.config_json).expect("the native plugin accepts the config");
-    let mut batch = Vec::with_capacity(shared.max);
+    let max = shared.max;
+    let mut batch: Vec<Message> = Vec::with_capacity(max);
     let mut stopping = false;
     while !stopping {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(m) => batch.push(m),
-            Err(RecvTimeoutError::Disconnected) => stopping = true,
-            Err(RecvTimeoutError::Timeout) => continue,
+        if batch.is_empty() {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(ms) => batch.extend(ms),
+                Err(RecvTimeoutError::Disconnected) => stopping = true,
+                Err(RecvTimeoutError::Timeout) => continue,
+            }
         }
         let deadline = Instant::now() + shared.linger;
-        while !stopping && batch.len() < shared.max {
+        while !stopping && batch.len() < max {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(m) => batch.push(m),
+                Ok(ms) => batch.extend(ms),
                 Err(RecvTimeoutError::Disconnected) => stopping = true,
                 Err(RecvTimeoutError::Timeout) => break,
             }
         }
-        if batch.is_empty() {
-            continue;
-        }
-        let verdicts = plugin.process_batch(&info, batch.clone());
-        for (m, v) in batch.iter().zip(verdicts) {
-            route(&shared, m, v);
+        let full = if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
+        let rest = batch.split_off(full);
+        for chunk in batch.chunks(max) {
+            let verdicts = plugin.process_batch(&info, chunk.to_vec());
+            for (m, v) in chunk.iter().zip(verdicts) {
+                route(&shared, m, v);
+            }
         }
         batch.clear();
+        batch.extend(rest);
     }
 }
 

@@ -13,6 +13,11 @@ use wasp::kafka::run::RunOptions;
 use wasp::runtime::{Engine, EngineOptions, InstanceContext, Limits, Plugin};
 use wasp::state::{StateScope, StateStore};
 
+/// Records cross threads (source → worker → producer): mimalloc frees
+/// memory allocated on another thread far cheaper than glibc's malloc.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(

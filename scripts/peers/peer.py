@@ -111,6 +111,9 @@ def batched(args, knn):
             "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 1000,
             "fetch.wait.max.ms": args.fetch_wait_ms,
+            # wasp's consumer default (host/src/kafka/mod.rs): do not idle
+            # for up to 1 s once 100 000 records are queued.
+            "fetch.queue.backoff.ms": 50,
         }
     )
     consumer.subscribe([args.input])

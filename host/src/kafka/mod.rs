@@ -27,6 +27,12 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.partition.eof", "false"),
     // Feeds the lag shown on the progress line.
     ("statistics.interval.ms", "1000"),
+    // librdkafka prefetches up to `queued.min.messages` (100 000) records
+    // per partition and, once that much is queued, postpones the next fetch
+    // by this long (default 1 s). A pipeline that drains the queue faster
+    // than that sat idle for most of a second (seen in the end-to-end
+    // bench, docs/benchmarks.md); 50 ms keeps the queue fed.
+    ("fetch.queue.backoff.ms", "50"),
 ];
 
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[

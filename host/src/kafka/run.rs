@@ -111,6 +111,33 @@ impl Progress {
     }
 }
 
+/// Most records taken from librdkafka's queue between two passes of the
+/// poll loop's checks.
+const BURST: usize = 1024;
+
+/// Queue a polled record for its worker and count it.
+fn dispatch(ctx: &SourceContext, m: &rdkafka::message::BorrowedMessage<'_>, stats: &RunStats) {
+    if ctx.dispatch(m) {
+        RunStats::inc(&stats.records_in, 1);
+    } else {
+        // Not stored, so it is consumed again by the partition's owner.
+        tracing::warn!(
+            topic = m.topic(),
+            partition = m.partition(),
+            "record for a partition without a worker; skipped"
+        );
+    }
+}
+
+/// Broker outages surface as poll errors; librdkafka reconnects by itself,
+/// so they are logged at most every 5 s.
+fn kafka_error(e: &rdkafka::error::KafkaError, last_error: &mut Option<Instant>) {
+    if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+        tracing::warn!("Kafka: {e} (retrying)");
+        *last_error = Some(Instant::now());
+    }
+}
+
 /// Run the pipeline until `shutdown` is set or an end condition is met.
 pub fn run(
     cfg: &PipelineConfig,
@@ -181,25 +208,30 @@ pub fn run(
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                if consumer.context().dispatch(&m) {
-                    RunStats::inc(&stats.records_in, 1);
-                } else {
-                    // Not stored, so it is consumed again by the partition's owner.
-                    tracing::warn!(
-                        topic = m.topic(),
-                        partition = m.partition(),
-                        "record for a partition without a worker; skipped"
-                    );
+                dispatch(consumer.context(), &m, &stats);
+                // Take what librdkafka already holds, up to a burst, so the
+                // records reach their workers in chunks and the checks of
+                // this loop run once per burst rather than once per record.
+                let mut burst = 1;
+                while burst < BURST
+                    && !opts.max_records.is_some_and(|n| RunStats::get(&stats.records_in) >= n)
+                {
+                    match consumer.poll(Duration::ZERO) {
+                        Some(Ok(m)) => {
+                            dispatch(consumer.context(), &m, &stats);
+                            burst += 1;
+                        }
+                        Some(Err(e)) => {
+                            kafka_error(&e, &mut last_error);
+                            break;
+                        }
+                        None => break,
+                    }
                 }
+                consumer.context().flush();
                 last_record = Instant::now();
             }
-            Some(Err(e)) => {
-                // Broker outages surface here; librdkafka reconnects by itself.
-                if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-                    tracing::warn!("Kafka: {e} (retrying)");
-                    last_error = Some(Instant::now());
-                }
-            }
+            Some(Err(e)) => kafka_error(&e, &mut last_error),
             None => {}
         }
         if last_store.elapsed() >= Duration::from_millis(500) {

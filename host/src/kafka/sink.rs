@@ -55,7 +55,19 @@ struct Pending<'a> {
     topic: &'a str,
     key: Option<&'a [u8]>,
     value: Option<&'a [u8]>,
-    headers: OwnedHeaders,
+    /// `None` when the record has no headers: librdkafka then allocates none.
+    headers: Option<OwnedHeaders>,
+}
+
+/// Records written per destination during one batch, added to the shared
+/// counters once per batch rather than once per record.
+#[derive(Default)]
+struct Counts {
+    output: u64,
+    feedback: u64,
+    named: u64,
+    dead_letter: u64,
+    dropped: u64,
 }
 
 /// The producer and the routing of outcomes.
@@ -96,45 +108,62 @@ impl Sink {
         outcomes: &[Outcome],
         tracker: &Arc<OffsetTracker>,
     ) {
+        let mut counts = Counts::default();
+        let mut records = Vec::new();
         for (msg, outcome) in batch.iter().zip(outcomes) {
-            let records = self.resolve(topic, partition, msg, outcome);
+            self.resolve(topic, partition, msg, outcome, &mut records, &mut counts);
             tracker.begin(msg.offset, records.len() as u32);
             if records.is_empty() {
-                RunStats::inc(&self.stats.dropped, 1);
+                counts.dropped += 1;
             }
-            for r in records {
+            for r in records.drain(..) {
                 self.send(r, tracker, msg.offset);
+            }
+        }
+        let s = &self.stats;
+        for (counter, n) in [
+            (&s.output, counts.output),
+            (&s.feedback, counts.feedback),
+            (&s.named, counts.named),
+            (&s.dead_letter, counts.dead_letter),
+            (&s.dropped, counts.dropped),
+        ] {
+            if n > 0 {
+                RunStats::inc(counter, n);
             }
         }
         RunStats::inc(&self.stats.processed, batch.len() as u64);
     }
 
-    /// Topics, keys and headers for one input's outcome.
+    /// Topics, keys and headers for one input's outcome, into `out`.
     fn resolve<'a>(
         &'a self,
         topic: &str,
         partition: i32,
         msg: &'a Message,
         outcome: &'a Outcome,
-    ) -> Vec<Pending<'a>> {
-        let mut out = Vec::with_capacity(outcome.produced.len());
+        out: &mut Vec<Pending<'a>>,
+        counts: &mut Counts,
+    ) {
         let mut failures = Vec::new();
         for p in &outcome.produced {
             match self.router.topic(&p.route) {
                 Ok(t) => {
-                    let counter = match p.route {
-                        Route::Output => &self.stats.output,
-                        Route::Feedback => &self.stats.feedback,
-                        Route::Topic(_) => &self.stats.named,
-                    };
-                    RunStats::inc(counter, 1);
-                    let mut hs = to_headers(&p.headers);
-                    if self.version_header {
-                        hs = hs.insert(KHeader {
+                    match p.route {
+                        Route::Output => counts.output += 1,
+                        Route::Feedback => counts.feedback += 1,
+                        Route::Topic(_) => counts.named += 1,
+                    }
+                    let hs = (self.version_header || !p.headers.is_empty()).then(|| {
+                        let hs = to_headers(&p.headers);
+                        if !self.version_header {
+                            return hs;
+                        }
+                        hs.insert(KHeader {
                             key: headers::PLUGIN_VERSION,
                             value: Some(p.version.as_bytes()),
-                        });
-                    }
+                        })
+                    });
                     out.push(Pending {
                         topic: t,
                         key: p.key.as_deref(),
@@ -146,7 +175,7 @@ impl Sink {
             }
         }
         for f in outcome.failures.iter().chain(&failures) {
-            RunStats::inc(&self.stats.dead_letter, 1);
+            counts.dead_letter += 1;
             let mut hs = to_headers(&msg.headers);
             for (k, v) in Router::failure_headers(f, topic, partition, msg.offset) {
                 hs = hs.insert(KHeader { key: k, value: Some(v.as_bytes()) });
@@ -155,16 +184,18 @@ impl Sink {
                 topic: self.router.dead_letter(),
                 key: msg.key.as_deref(),
                 value: msg.value.as_deref(),
-                headers: hs,
+                headers: Some(hs),
             });
         }
-        out
     }
 
     fn send(&self, r: Pending<'_>, tracker: &Arc<OffsetTracker>, input_offset: i64) {
         let delivery = Box::new(Delivery { tracker: tracker.clone(), input_offset });
         let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
-            BaseRecord::with_opaque_to(r.topic, delivery).headers(r.headers);
+            BaseRecord::with_opaque_to(r.topic, delivery);
+        if let Some(hs) = r.headers {
+            record = record.headers(hs);
+        }
         if let Some(k) = r.key {
             record = record.key(k);
         }

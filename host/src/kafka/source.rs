@@ -17,9 +17,21 @@ use std::time::Duration;
 
 type Key = (String, i32);
 
+/// A running worker and the records polled for it but not handed over yet.
+struct Owned {
+    handle: WorkerHandle,
+    pending: Vec<Message>,
+}
+
+/// Workers by topic, then partition: a record's worker is found by `&str`,
+/// without allocating a key per record.
+type Workers = HashMap<String, HashMap<i32, Owned>>;
+
 /// Consumer context owning the partition workers.
 pub struct SourceContext {
-    workers: Mutex<HashMap<Key, WorkerHandle>>,
+    workers: Mutex<Workers>,
+    /// Most records handed to a worker in one chunk (`batch.max_records`).
+    chunk: usize,
     /// Records behind the end of the owned partitions, from librdkafka's
     /// statistics (-1 until the first report).
     pub lag: std::sync::atomic::AtomicI64,
@@ -90,6 +102,7 @@ impl SourceContext {
     ) -> Self {
         SourceContext {
             workers: Mutex::default(),
+            chunk: shared.batch.max_records.max(1),
             lag: std::sync::atomic::AtomicI64::new(-1),
             shared,
             corrections,
@@ -97,7 +110,7 @@ impl SourceContext {
         }
     }
 
-    fn workers(&self) -> MutexGuard<'_, HashMap<Key, WorkerHandle>> {
+    fn workers(&self) -> MutexGuard<'_, Workers> {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -106,17 +119,30 @@ impl SourceContext {
             if self.corrections.as_deref() == Some(topic) { Mode::Learn } else { Mode::Process };
         tracing::info!(topic, partition, ?mode, "partition assigned");
         let h = WorkerHandle::spawn(self.shared.clone(), topic.to_string(), partition, mode);
-        self.workers().insert((topic.to_string(), partition), h);
+        let owned = Owned { handle: h, pending: Vec::new() };
+        self.workers().entry(topic.to_string()).or_default().insert(partition, owned);
     }
 
     /// Drain and stop the workers of `keys`; the offsets to commit for them.
     pub fn stop(&self, keys: Vec<Key>) -> TopicPartitionList {
-        let handles: Vec<(Key, WorkerHandle)> = {
+        let handles: Vec<(Key, Owned)> = {
             let mut w = self.workers();
-            keys.into_iter().filter_map(|k| w.remove(&k).map(|h| (k, h))).collect()
+            let owned = keys
+                .into_iter()
+                .filter_map(|(t, p)| {
+                    let o = w.get_mut(&t)?.remove(&p)?;
+                    Some(((t, p), o))
+                })
+                .collect();
+            w.retain(|_, partitions| !partitions.is_empty());
+            owned
         };
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), h) in handles {
+        for ((topic, partition), Owned { handle: h, pending }) in handles {
+            // Records polled before the hand-over are the worker's to finish.
+            if !pending.is_empty() {
+                let _ = h.tx.send(Command::Records(pending));
+            }
             let tracker = h.tracker.clone();
             h.stop();
             if !tracker.wait_settled(self.settle_timeout) {
@@ -137,34 +163,66 @@ impl SourceContext {
 
     /// Stop every worker; the offsets to commit.
     pub fn stop_all(&self) -> TopicPartitionList {
-        let keys = self.workers().keys().cloned().collect();
+        let keys = self
+            .workers()
+            .iter()
+            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
+            .collect();
         self.stop(keys)
     }
 
     /// Offsets every worker may commit now, for the next auto-commit.
     pub fn committable(&self) -> TopicPartitionList {
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), h) in self.workers().iter() {
-            if let Some(next) = h.tracker.committable() {
-                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
+        for (topic, partitions) in self.workers().iter() {
+            for (partition, o) in partitions {
+                if let Some(next) = o.handle.tracker.committable() {
+                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
+                }
             }
         }
         tpl
     }
 
-    /// Hand a record to its partition's worker (blocking when it is busy).
-    /// False when no worker runs for the partition or it died.
+    /// Queue a record for its partition's worker; a full chunk is handed
+    /// over at once (blocking when the worker is busy), the rest by
+    /// [`flush`](Self::flush). False when no worker runs for the partition
+    /// or it died.
     pub fn dispatch(&self, m: &BorrowedMessage<'_>) -> bool {
-        let tx = match self.workers().get(&(m.topic().to_string(), m.partition())) {
-            Some(h) => h.tx.clone(),
-            None => return false,
+        let (tx, chunk) = {
+            let mut w = self.workers();
+            let Some(o) = w.get_mut(m.topic()).and_then(|ps| ps.get_mut(&m.partition())) else {
+                return false;
+            };
+            o.pending.push(to_message(m));
+            if o.pending.len() < self.chunk {
+                return true;
+            }
+            (o.handle.tx.clone(), std::mem::replace(&mut o.pending, Vec::with_capacity(self.chunk)))
         };
-        tx.send(Command::Record(to_message(m))).is_ok()
+        tx.send(Command::Records(chunk)).is_ok()
+    }
+
+    /// Hand every queued record to its worker (blocking when one is busy).
+    pub fn flush(&self) {
+        let chunks: Vec<_> = {
+            let mut w = self.workers();
+            w.values_mut()
+                .flat_map(|ps| ps.values_mut())
+                .filter(|o| !o.pending.is_empty())
+                .map(|o| (o.handle.tx.clone(), std::mem::take(&mut o.pending)))
+                .collect()
+        };
+        for (tx, chunk) in chunks {
+            if tx.send(Command::Records(chunk)).is_err() {
+                tracing::warn!("records for a worker that stopped; skipped");
+            }
+        }
     }
 
     /// Number of partitions this process owns.
     pub fn partitions(&self) -> usize {
-        self.workers().len()
+        self.workers().values().map(HashMap::len).sum()
     }
 }
 

@@ -25,8 +25,10 @@ pub enum Mode {
 
 /// Messages to a worker.
 pub enum Command {
-    /// A record of the worker's partition, in offset order.
-    Record(Message),
+    /// Records of the worker's partition, in offset order. The source hands
+    /// them over in chunks: one channel operation (and at most one wake-up)
+    /// per chunk instead of per record.
+    Records(Vec<Message>),
     /// Finish what was received, then exit.
     Stop,
 }
@@ -57,8 +59,9 @@ impl WorkerHandle {
     /// Start a worker thread for `topic`/`partition`.
     pub fn spawn(shared: WorkerShared, topic: String, partition: i32, mode: Mode) -> Self {
         // Room for a few batches keeps the worker busy while the source
-        // polls, and bounds memory when the worker is slower than Kafka.
-        let (tx, rx) = sync_channel(shared.batch.max_records.max(1) * 4);
+        // polls, and bounds memory when the worker is slower than Kafka:
+        // a chunk holds at most `max_records` records.
+        let (tx, rx) = sync_channel(CHUNKS_QUEUED);
         let tracker = Arc::new(OffsetTracker::default());
         let t = tracker.clone();
         let thread = std::thread::Builder::new()
@@ -76,6 +79,9 @@ impl WorkerHandle {
         }
     }
 }
+
+/// Chunks a worker's channel holds before the source waits.
+const CHUNKS_QUEUED: usize = 4;
 
 fn run(
     shared: WorkerShared,
@@ -96,20 +102,23 @@ fn run(
     pipeline.set_partition(&info.topic, info.partition);
     let max = shared.batch.max_records.max(1);
     let linger = Duration::from_millis(shared.batch.linger_ms);
-    let mut batch = Vec::with_capacity(max);
+    let mut batch: Vec<Message> = Vec::with_capacity(max);
     let mut stopping = false;
     while !stopping {
-        // Block for the first record, then linger to fill the batch.
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(Command::Record(m)) => batch.push(m),
-            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => stopping = true,
-            Err(RecvTimeoutError::Timeout) => continue,
+        // Block for the first records (unless some are left over from the
+        // last round), then linger to fill the batch.
+        if batch.is_empty() {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Command::Records(ms)) => batch.extend(ms),
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => stopping = true,
+                Err(RecvTimeoutError::Timeout) => continue,
+            }
         }
         let deadline = Instant::now() + linger;
         while !stopping && batch.len() < max {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(Command::Record(m)) => batch.push(m),
+                Ok(Command::Records(ms)) => batch.extend(ms),
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => stopping = true,
                 Err(RecvTimeoutError::Timeout) => break,
             }
@@ -117,10 +126,14 @@ fn run(
         if stopping {
             // Records already received are processed, not dropped: their
             // offsets come before the one committed at hand-over.
-            while let Ok(Command::Record(m)) = rx.try_recv() {
-                batch.push(m);
+            while let Ok(Command::Records(ms)) = rx.try_recv() {
+                batch.extend(ms);
             }
         }
+        // A chunk may overfill the batch: full batches go now, and the rest
+        // starts the next one (unless the linger ran out or we stop).
+        let full = if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
+        let rest = batch.split_off(full);
         for chunk in batch.chunks(max) {
             let outcomes = match mode {
                 Mode::Process => pipeline.process(&info, chunk),
@@ -135,5 +148,6 @@ fn run(
             shared.sink.write(&info.topic, info.partition, chunk, &outcomes, &tracker);
         }
         batch.clear();
+        batch.extend(rest);
     }
 }
