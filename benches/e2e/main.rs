@@ -49,7 +49,7 @@ enum Section {
 #[command(name = "e2e")]
 struct Options {
     /// Backlog records per run.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 300_000)]
     records: usize,
     /// Backlog records for the Python per-record peer (it is slow; rates
     /// are compared as records/s).
@@ -144,6 +144,7 @@ fn smoke() -> Result<()> {
 
 fn harness(opts: Options) -> Result<()> {
     let started = Instant::now();
+    let load_before = report::load_average();
     let root = root();
     let bootstrap =
         std::env::var("WASP_BOOTSTRAP_SERVERS").ok().filter(|s| !s.is_empty()).context(
@@ -243,6 +244,7 @@ fn harness(opts: Options) -> Result<()> {
         ratios: Vec::new(),
         errors: Vec::new(),
         wall_seconds: 0.0,
+        load: String::new(),
     };
     // Round-robin over the plan, `repeat` times, so a spell of load from
     // elsewhere on the machine hits one repetition of many runs rather than
@@ -307,6 +309,7 @@ fn harness(opts: Options) -> Result<()> {
     results.batch_sweep.sort_by_key(|m: &Measured| m.batch);
     results.compute_ratios();
     results.wall_seconds = started.elapsed().as_secs_f64();
+    results.load = format!("{load_before} before, {} after", report::load_average());
 
     let md = results.markdown();
     let json_path = out.join("e2e.json");

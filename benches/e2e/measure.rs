@@ -489,7 +489,7 @@ fn tail(
         .set("bootstrap.servers", &env.bootstrap)
         .set("group.id", format!("{}-tail", topics.output))
         .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", &TAIL_FETCH_WAIT_MS.to_string())
+        .set("fetch.wait.max.ms", TAIL_FETCH_WAIT_MS.to_string())
         .set("max.partition.fetch.bytes", "16777216")
         // Never postpone a fetch because records are queued here: the
         // default waits up to 1 s, which would end the window late.

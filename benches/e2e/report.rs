@@ -117,6 +117,16 @@ pub struct Results {
     pub errors: Vec<String>,
     /// Total wall time of the harness, seconds.
     pub wall_seconds: f64,
+    /// The machine's load average (1, 5, 15 min) before and after the run:
+    /// anything else running competes with the systems for the cores.
+    pub load: String,
+}
+
+/// `/proc/loadavg`'s three load averages.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 impl Results {
@@ -168,6 +178,7 @@ impl Results {
         let _ = writeln!(s, "| Rust | {} |", m.rustc);
         let _ = writeln!(s, "| broker | {} |", m.broker);
         let _ = writeln!(s, "| Python peers | {} |", m.python);
+        let _ = writeln!(s, "| load average (1/5/15 min) | {} |", self.load);
         let _ = writeln!(s, "| harness wall time | {:.0} s |\n", self.wall_seconds);
 
         let _ = writeln!(
@@ -253,7 +264,7 @@ fn thousands(x: f64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);

@@ -173,10 +173,8 @@ fn native(
                     });
                     slot.pending.push(to_message(&m));
                     if slot.pending.len() >= shared.max {
-                        let chunk = std::mem::replace(
-                            &mut slot.pending,
-                            Vec::with_capacity(shared.max),
-                        );
+                        let chunk =
+                            std::mem::replace(&mut slot.pending, Vec::with_capacity(shared.max));
                         slot.tx.send(chunk).context("a worker died")?;
                     }
                     n += 1;
@@ -244,7 +242,8 @@ fn run_worker<P: Plugin>(shared: Arc<Shared>, info: BatchInfo, rx: Receiver<Vec<
                 Err(RecvTimeoutError::Timeout) => break,
             }
         }
-        let full = if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
+        let full =
+            if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
         let rest = batch.split_off(full);
         for chunk in batch.chunks(max) {
             let verdicts = plugin.process_batch(&info, chunk.to_vec());

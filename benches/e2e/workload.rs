@@ -103,8 +103,8 @@ fn iris_rows() -> &'static [[String; 5]] {
         let col = |name: &str| {
             header.iter().position(|h| h.trim() == name).expect("iris.csv has the Iris columns")
         };
-        let cols = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
-            .map(|c| col(c));
+        let cols =
+            ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"].map(col);
         lines
             .filter(|l| !l.trim().is_empty())
             .map(|l| {

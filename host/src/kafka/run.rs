@@ -214,7 +214,7 @@ pub fn run(
                 // this loop run once per burst rather than once per record.
                 let mut burst = 1;
                 while burst < BURST
-                    && !opts.max_records.is_some_and(|n| RunStats::get(&stats.records_in) >= n)
+                    && opts.max_records.is_none_or(|n| RunStats::get(&stats.records_in) < n)
                 {
                     match consumer.poll(Duration::ZERO) {
                         Some(Ok(m)) => {

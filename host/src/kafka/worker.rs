@@ -132,7 +132,8 @@ fn run(
         }
         // A chunk may overfill the batch: full batches go now, and the rest
         // starts the next one (unless the linger ran out or we stop).
-        let full = if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
+        let full =
+            if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
         let rest = batch.split_off(full);
         for chunk in batch.chunks(max) {
             let outcomes = match mode {
