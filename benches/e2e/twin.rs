@@ -197,7 +197,9 @@ fn native(
     Ok(n)
 }
 
-/// The same copy wasp's source makes of a Kafka record.
+/// The same copy wasp's source makes of a Kafka record (`kafka::source::to_message`),
+/// into the SDK's message type that the natively compiled plugin takes: the
+/// host's and the SDK's bindings are distinct types, so it cannot be shared.
 fn to_message(m: &BorrowedMessage<'_>) -> Message {
     let headers = m
         .headers()
