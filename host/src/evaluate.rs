@@ -784,6 +784,17 @@ mod tests {
         assert_eq!(c.classes[1].precision, 0.0);
     }
 
+    /// The field names of the handmade detector records.
+    pub(crate) fn handmade_fields() -> DetectorFields<'static> {
+        DetectorFields {
+            status: "status",
+            truth: Some("truth"),
+            score: "anomaly_score",
+            anomaly_value: "ANOMALY",
+            normal_value: "NORMAL",
+        }
+    }
+
     pub(crate) fn handmade_detector() -> Vec<Value> {
         let mut v =
             vec![json!({"status": "WARMUP", "truth": 1}), json!({"status": "WARMUP", "truth": 0})];
@@ -802,13 +813,7 @@ mod tests {
 
     #[test]
     fn detection_matches_hand_computed_scores() {
-        let f = DetectorFields {
-            status: "status",
-            truth: Some("truth"),
-            score: "anomaly_score",
-            anomaly_value: "ANOMALY",
-            normal_value: "NORMAL",
-        };
+        let f = handmade_fields();
         let d = detection(&handmade_detector(), &f);
         assert_eq!((d.records, d.scored, d.not_scored, d.flagged, d.labelled), (12, 10, 2, 4, 10));
         assert_eq!((d.actual, d.actual_not_scored), (5, 1));

@@ -452,8 +452,8 @@ pub fn anomaly_scores(d: &Detection, source: &str, score_field: &str, path: &Pat
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{handmade_classifier, handmade_detector};
-    use super::super::{classification, detection, DetectorFields};
+    use super::super::tests::{handmade_classifier, handmade_detector, handmade_fields};
+    use super::super::{classification, detection};
     use super::*;
 
     #[test]
@@ -484,13 +484,7 @@ mod tests {
         let c = classification(&handmade_classifier(), "y", "pred");
         let cm = dir.join("cm.png");
         confusion_matrix(&c, "handmade", &cm).unwrap();
-        let f = DetectorFields {
-            status: "status",
-            truth: Some("truth"),
-            score: "anomaly_score",
-            anomaly_value: "ANOMALY",
-            normal_value: "NORMAL",
-        };
+        let f = handmade_fields();
         let d = detection(&handmade_detector(), &f);
         let sc = dir.join("scores.png");
         anomaly_scores(&d, "handmade", "anomaly_score", &sc).unwrap();
