@@ -77,6 +77,13 @@ struct Options {
     /// Repetitions of every run; each run reports its median repetition.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Systems of the main comparison (comma-separated: wasp, raw, native).
+    #[arg(long, value_delimiter = ',', default_values = ["wasp", "raw", "native"])]
+    systems: Vec<String>,
+    /// The `wasp` binary to measure (default: the one this bench was built with),
+    /// e.g. an older build for a before/after comparison.
+    #[arg(long)]
+    wasp: Option<PathBuf>,
     /// Pipelines of the main comparison (comma-separated).
     #[arg(long, value_delimiter = ',', default_values = ["pass", "json", "knn"])]
     pipelines: Vec<Workload>,
@@ -151,6 +158,7 @@ fn harness(opts: Options) -> Result<()> {
             "WASP_BOOTSTRAP_SERVERS is not set: start the local broker with \
          `export WASP_BOOTSTRAP_SERVERS=$(scripts/broker start)`",
         )?;
+    preflight(&bootstrap)?;
     let out = root.join(&opts.out);
     let logs = out.join("e2e-logs");
     std::fs::create_dir_all(&logs)?;
@@ -173,7 +181,7 @@ fn harness(opts: Options) -> Result<()> {
         bootstrap,
         logs,
         plugins: root.join("plugins/dist"),
-        wasp: PathBuf::from(env!("CARGO_BIN_EXE_wasp")),
+        wasp: opts.wasp.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wasp"))),
         me: std::env::current_exe()?,
         python: python.clone().map(|p| (p, root.join("scripts/peers/peer.py"))),
         latency_rate: opts.latency_rate,
@@ -202,6 +210,9 @@ fn harness(opts: Options) -> Result<()> {
                 continue;
             }
             for &s in systems {
+                if !opts.systems.iter().any(|x| x == s.tag()) {
+                    continue;
+                }
                 plan.push((Section::Main, run(s, w, p, b, n)));
             }
         }
@@ -343,6 +354,20 @@ fn describe(r: &Run) -> String {
         r.batch,
         r.records
     )
+}
+
+/// Fail at once, not run by run, when the broker does not answer.
+fn preflight(bootstrap: &str) -> Result<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    consumer.fetch_metadata(None, std::time::Duration::from_secs(10)).with_context(|| {
+        format!(
+            "the broker at {bootstrap} does not answer: start it with \
+             `export WASP_BOOTSTRAP_SERVERS=$(scripts/broker start)`"
+        )
+    })?;
+    Ok(())
 }
 
 /// `KEY=VALUE` arguments as pairs.

@@ -70,7 +70,8 @@ impl System {
         }
     }
 
-    fn tag(self) -> &'static str {
+    /// Short tag for file names and `--systems`.
+    pub fn tag(self) -> &'static str {
         match self {
             System::Wasp => "wasp",
             System::Raw => "raw",
