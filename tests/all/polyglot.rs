@@ -190,6 +190,65 @@ fn js_enrich_over_a_file_record_by_record() {
     assert_clean_failure(&o, &["'lowercase' must be a list of field names"]);
 }
 
+// --- JavaScript scale (the e2e bench's per-language workload) ----------------------
+
+/// `v` with every number as an f64. JavaScript prints a whole float as `4`
+/// where serde_json prints `4.0`, and serde_json's `Value` tells the two
+/// apart, so the JS and Rust outputs are compared as numbers, not bytes.
+fn numbers_as_f64(v: Value) -> Value {
+    match v {
+        Value::Number(n) => json!(n.as_f64().expect("a JSON number")),
+        Value::Array(a) => Value::Array(a.into_iter().map(numbers_as_f64).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, numbers_as_f64(v))).collect()),
+        other => other,
+    }
+}
+
+#[test]
+fn js_scale_gives_the_same_values_as_the_rust_json_transform_on_sensor_records() {
+    let mut records: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"id":{},"sensor":"boiler-{}","temperature":{:.2},"humidity":{:.2},"ts":{},"ok":true}}"#,
+                100_000 + i,
+                i % 10,
+                18.0 + (i % 70) as f64 * 0.1,
+                40.0 + (i * 37 % 300) as f64 * 0.1,
+                1_718_000_000_000u64 + i as u64
+            )
+        })
+        .collect();
+    records.extend(
+        [
+            r#"{"id":1,"temperature":20,"humidity":40,"site":"a"}"#,
+            r#"{"id":3,"humidity":50}"#,
+            r#"{"temperature":-3.75,"humidity":0,"tags":["x",{"y":null}]}"#,
+            r#"{"id":4,"temperature":"hot","humidity":1}"#,
+            r#"[1,2]"#,
+        ]
+        .map(String::from),
+    );
+    let lines: Vec<&str> = records.iter().map(String::as_str).collect();
+    let run = |plugin: &str| {
+        let dir = temp_dir(&format!("scale-values-{plugin}"));
+        let toml = format!("name = \"t\"\n{}", stage_toml("scale", plugin, TWIN_CONFIG));
+        run_file(&dir, &toml, &lines).0.into_iter().map(numbers_as_f64).collect::<Vec<_>>()
+    };
+    let (rust, js) = (run("json-transform"), run("scale-js"));
+    assert_eq!(rust.len(), records.len());
+    for (i, (r, j)) in rust.iter().zip(&js).enumerate() {
+        assert_eq!(j, r, "record {i} ({}) differs", records[i]);
+    }
+    assert_eq!(js.len(), rust.len());
+    assert_eq!(js[40]["value"], numbers_as_f64(json!({"id":1,"temperature":40.5,"humidity":4,"site":"a"})));
+    assert_eq!(js[43]["reason"], "field 'temperature' is not a number");
+    let out = run_ok(
+        Command::new("node").arg("--test").current_dir(root().join("plugins/js/scale")),
+        "node --test in plugins/js/scale",
+    );
+    assert!(out.contains("# fail 0"), "{out}");
+}
+
 // --- Python login validator ------------------------------------------------------
 
 #[test]
