@@ -2,9 +2,9 @@
 //!
 //! Python and JavaScript runtimes import WASI and cannot start without it,
 //! so it is linked, but it grants no files (no preopens), no environment,
-//! no arguments, no network, no stdin, and clocks frozen at the Unix epoch
-//! (unless the stage grants `clock = "real"`), so a plugin's output depends
-//! only on its input, config and state.
+//! no arguments, no network, no stdin, and frozen clocks (unless the stage
+//! grants `clock = "real"`), so a plugin's output depends only on its input,
+//! config and state.
 //! stdout and stderr go to wasp's log, line by line, under the plugin's
 //! label (see [`super::stdio`]).
 
@@ -14,7 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
-/// A clock that never moves.
+/// What the frozen monotonic clock reads: one second, forever. Not zero,
+/// because Go's runtime refuses to start on a monotonic clock that reads 0
+/// ("nanotime returning zero"); a constant keeps outputs deterministic all
+/// the same. See docs/sandbox.md.
+const FROZEN_MONOTONIC_NS: u64 = 1_000_000_000;
+
+/// A clock that never moves: the wall clock at the Unix epoch, the
+/// monotonic clock at [`FROZEN_MONOTONIC_NS`].
 struct FrozenClock;
 
 impl HostWallClock for FrozenClock {
@@ -31,7 +38,7 @@ impl HostMonotonicClock for FrozenClock {
         1_000_000_000
     }
     fn now(&self) -> u64 {
-        0
+        FROZEN_MONOTONIC_NS
     }
 }
 
