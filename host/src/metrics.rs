@@ -22,6 +22,21 @@ pub const TIMEOUTS: &str = "timeouts";
 pub const MEMORY_LIMIT_HITS: &str = "memory_limit_hits";
 /// Calls stopped by the fuel budget.
 pub const FUEL_EXHAUSTED: &str = "fuel_exhausted";
+/// Calls failed because a `state.set` would exceed `[stage.limits] state_mib`.
+pub const STATE_LIMIT_HITS: &str = "state_limit_hits";
+/// Plugin log and stdout/stderr lines dropped by the rate limit
+/// (`[stage.limits] log_lines_per_second`).
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped";
+/// Plugin counter updates dropped because the plugin already defined
+/// [`MAX_PLUGIN_COUNTERS`] counters (or the name was too long).
+pub const PLUGIN_COUNTERS_DROPPED: &str = "plugin_counters_dropped";
+
+/// Distinct counters a plugin may define per stage. Counters are exported
+/// and kept for the whole run, so a plugin that names a counter after each
+/// user or record would otherwise grow the host's memory without bound.
+pub const MAX_PLUGIN_COUNTERS: usize = 256;
+/// Longest plugin counter name, in bytes.
+pub const MAX_COUNTER_NAME: usize = 128;
 /// Instances thrown away and rebuilt after a fault.
 pub const INSTANCE_RECYCLES: &str = "instance_recycles";
 /// Records a disabled stage refused without calling its plugin (see
@@ -31,7 +46,7 @@ pub const DISABLED: &str = "disabled";
 /// caps or refused while disabled. Each goes to the dead-letter topic.
 pub const DEAD_LETTERED: &str = "dead_lettered";
 
-const BUILTIN: [&str; 11] = [
+const BUILTIN: [&str; 14] = [
     RECORDS_IN,
     FORWARDED,
     REJECTED,
@@ -40,6 +55,9 @@ const BUILTIN: [&str; 11] = [
     TIMEOUTS,
     MEMORY_LIMIT_HITS,
     FUEL_EXHAUSTED,
+    STATE_LIMIT_HITS,
+    LOG_LINES_DROPPED,
+    PLUGIN_COUNTERS_DROPPED,
     INSTANCE_RECYCLES,
     DISABLED,
     DEAD_LETTERED,
@@ -59,14 +77,28 @@ impl StageMetrics {
             Some(i) => {
                 self.builtin[i].fetch_add(delta, Ordering::Relaxed);
             }
-            None => self.add_plugin(name, delta),
+            None => {
+                self.add_plugin(name, delta);
+            }
         }
     }
 
-    /// Add to a counter the plugin defined.
-    pub fn add_plugin(&self, name: &str, delta: u64) {
+    /// Add to a counter the plugin defined. Returns false (and counts
+    /// [`PLUGIN_COUNTERS_DROPPED`]) when the name is new and the stage
+    /// already has [`MAX_PLUGIN_COUNTERS`] of them, or is too long.
+    pub fn add_plugin(&self, name: &str, delta: u64) -> bool {
         let mut map = self.plugin.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry(name.to_string()).or_default() += delta;
+        if let Some(v) = map.get_mut(name) {
+            *v += delta;
+            return true;
+        }
+        if map.len() >= MAX_PLUGIN_COUNTERS || name.len() > MAX_COUNTER_NAME {
+            drop(map);
+            self.add(PLUGIN_COUNTERS_DROPPED, 1);
+            return false;
+        }
+        map.insert(name.to_string(), delta);
+        true
     }
 
     /// Current value of a counter, built-in or plugin-defined.

@@ -7,17 +7,60 @@
 //! With a file path it is persisted on [`StateStore::flush`].
 
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 type Map = BTreeMap<String, Vec<u8>>;
 
+/// The map and what each stage namespace uses of it.
+#[derive(Default)]
+struct Inner {
+    map: Map,
+    /// Bytes (keys + values) under a namespace prefix, computed on first
+    /// use and kept up to date by [`StateStore::set_within`]; a plain
+    /// [`StateStore::set`]/[`StateStore::delete`] forgets them all.
+    usage: HashMap<String, usize>,
+}
+
+impl Inner {
+    fn usage(&mut self, ns: &str) -> usize {
+        if let Some(&u) = self.usage.get(ns) {
+            return u;
+        }
+        let u = self
+            .map
+            .range(ns.to_string()..)
+            .take_while(|(k, _)| k.starts_with(ns))
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        self.usage.insert(ns.to_string(), u);
+        u
+    }
+}
+
+/// A `state.set` refused because the stage's state would outgrow its quota
+/// (`[stage.limits] state_mib`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "state quota of {quota} bytes reached: the stage keeps {used} bytes and this value \
+     needs {wanted} more; delete keys the plugin no longer needs, or raise \
+     [stage.limits] state_mib"
+)]
+pub struct StateFull {
+    /// Bytes the stage's namespace holds now.
+    pub used: usize,
+    /// Bytes the refused `set` would have added.
+    pub wanted: usize,
+    /// The quota.
+    pub quota: usize,
+}
+
 /// A shared, optionally persistent, ordered key-value store.
 #[derive(Clone, Default)]
 pub struct StateStore {
-    map: Arc<Mutex<Map>>,
+    map: Arc<Mutex<Inner>>,
     file: Option<Arc<PathBuf>>,
     dirty: Arc<AtomicBool>,
 }
@@ -44,13 +87,13 @@ impl StateStore {
             Err(e) => return Err(e).with_context(|| format!("reading state {}", path.display())),
         };
         Ok(StateStore {
-            map: Arc::new(Mutex::new(map)),
+            map: Arc::new(Mutex::new(Inner { map, usage: HashMap::new() })),
             file: Some(Arc::new(path.into())),
             dirty: Arc::default(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Map> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the map half-written
         // (every operation is a single map call), so poisoning is ignored.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
@@ -58,24 +101,64 @@ impl StateStore {
 
     /// Value under the full key.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.lock().get(key).cloned()
+        self.lock().map.get(key).cloned()
     }
 
     /// Store a value under the full key.
     pub fn set(&self, key: String, value: Vec<u8>) {
-        self.lock().insert(key, value);
+        let mut inner = self.lock();
+        inner.usage.clear();
+        inner.map.insert(key, value);
         self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Store a value under `key`, which starts with the namespace `ns`,
+    /// unless that makes the namespace hold more than `quota` bytes (keys +
+    /// values). A `set` that does not grow the namespace is always taken,
+    /// so a plugin over its quota (after the quota was lowered) can still
+    /// shrink its state.
+    pub fn set_within(
+        &self,
+        ns: &str,
+        key: String,
+        value: Vec<u8>,
+        quota: usize,
+    ) -> Result<(), StateFull> {
+        debug_assert!(key.starts_with(ns));
+        let mut inner = self.lock();
+        let used = inner.usage(ns);
+        let old = inner.map.get(&key).map_or(0, |v| key.len() + v.len());
+        let new = key.len() + value.len();
+        let after = used - old + new;
+        if after > quota && new > old {
+            return Err(StateFull { used, wanted: new - old, quota });
+        }
+        inner.map.insert(key, value);
+        inner.usage.insert(ns.to_string(), after);
+        self.dirty.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Remove the full key.
     pub fn delete(&self, key: &str) {
-        self.lock().remove(key);
+        let mut inner = self.lock();
+        if let Some(v) = inner.map.remove(key) {
+            let freed = key.len() + v.len();
+            // Keep the namespaces that hold the key exact rather than
+            // forgetting them: deleting is what a full plugin does.
+            for (ns, used) in inner.usage.iter_mut() {
+                if key.starts_with(ns.as_str()) {
+                    *used -= freed;
+                }
+            }
+        }
         self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// Full keys starting with `prefix`, ascending.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         self.lock()
+            .map
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.clone())
@@ -89,7 +172,7 @@ impl StateStore {
         if !self.dirty.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&*self.lock())?;
+        let bytes = serde_json::to_vec(&self.lock().map)?;
         let tmp = path.with_extension("tmp");
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -137,9 +220,17 @@ impl StateScope {
         self.store.get(&format!("{}{key}", self.prefix(partition_scope)))
     }
 
-    /// Store under a plugin key.
-    pub fn set(&self, partition_scope: bool, key: &str, value: Vec<u8>) {
-        self.store.set(format!("{}{key}", self.prefix(partition_scope)), value)
+    /// Store under a plugin key, unless the stage's state (every scope of
+    /// it) would then hold more than `quota` bytes.
+    pub fn set(
+        &self,
+        partition_scope: bool,
+        key: &str,
+        value: Vec<u8>,
+        quota: usize,
+    ) -> Result<(), StateFull> {
+        let full = format!("{}{key}", self.prefix(partition_scope));
+        self.store.set_within(&self.base, full, value, quota)
     }
 
     /// Remove a plugin key.
@@ -169,14 +260,39 @@ mod tests {
         let store = StateStore::open(&path).unwrap();
         let mut a = StateScope::new(store.clone(), "p", "knn");
         let b = StateScope::new(store.clone(), "p", "other");
-        a.set(false, "model/1", b"x".to_vec());
+        a.set(false, "model/1", b"x".to_vec(), usize::MAX).unwrap();
         a.set_partition("t", 3);
-        a.set(true, "window", b"w".to_vec());
+        a.set(true, "window", b"w".to_vec(), usize::MAX).unwrap();
         assert_eq!(b.get(false, "model/1"), None);
         assert_eq!(a.keys(false, "model/"), vec!["model/1".to_string()]);
         store.flush().unwrap();
         let again = StateScope::new(StateStore::open(&path).unwrap(), "p", "knn");
         assert_eq!(again.get(false, "model/1"), Some(b"x".to_vec()));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_quota_counts_every_scope_of_the_stage_and_deleting_makes_room() {
+        let store = StateStore::in_memory();
+        let mut a = StateScope::new(store.clone(), "p", "s");
+        let other = StateScope::new(store.clone(), "p", "t");
+        // "p/s/stage/k" is 11 bytes; with a 10-byte value 21.
+        a.set(false, "k", vec![0; 10], 60).unwrap();
+        a.set_partition("topic", 0);
+        a.set(true, "w", vec![0; 10], 60).unwrap(); // "p/s/partition/topic/0/w" = 23 + 10
+        let err = a.set(false, "k2", vec![0; 10], 60).unwrap_err();
+        assert_eq!((err.used, err.wanted, err.quota), (54, 22, 60), "{err}");
+        assert!(err.to_string().contains("state_mib"), "{err}");
+        // Other stages have their own quota.
+        other.set(false, "k", vec![0; 30], 50).unwrap();
+        // Replacing with a smaller value is taken even when over quota.
+        a.set(false, "k", vec![0; 5], 10).unwrap();
+        a.delete(true, "w");
+        a.set(false, "k2", vec![0; 10], 50).unwrap();
+        assert_eq!(a.keys(false, ""), vec!["k".to_string(), "k2".to_string()]);
+        // A store written around the scope (state loaded from a file, say)
+        // is counted again.
+        store.set("p/s/stage/big".into(), vec![0; 100]);
+        assert!(a.set(false, "k3", vec![0], 100).is_err());
     }
 }

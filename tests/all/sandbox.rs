@@ -427,6 +427,65 @@ fn every_hostile_mode_is_isolated_and_counted_over_a_file() {
 }
 
 #[test]
+fn state_quota_log_rate_and_counter_names_bound_what_a_plugin_keeps_in_the_host() {
+    // State: 1 MiB per record against a 3 MiB quota. Two values fit (the
+    // keys take a few bytes more), every later `state.set` fails its record.
+    let toml = format!(
+        "name = \"t\"\n{}",
+        hostile(
+            "hoard",
+            "mode = \"state\"\nevery = 1\nhuge_mib = 1",
+            "[stage.limits]\nstate_mib = 3"
+        )
+    );
+    let (lines, err) = file_run(&toml, &ids(6));
+    let dead: Vec<&Value> = lines.iter().filter(|l| l["topic"] == "dead-letter").collect();
+    let offsets: Vec<u64> = dead.iter().map(|l| l["offset"].as_u64().unwrap()).collect();
+    assert_eq!(offsets, vec![2, 3, 4, 5], "{lines:?}");
+    for d in &dead {
+        assert_eq!(d["kind"], "state-limit", "{d}");
+        let reason = d["reason"].as_str().unwrap();
+        assert!(reason.contains("state quota of 3145728 bytes reached"), "{reason}");
+        assert!(reason.contains("[stage.limits] state_mib"), "{reason}");
+    }
+    let line = err.lines().find(|l| l.starts_with("  stage hoard ")).unwrap();
+    // At least: the batch call fails first, then each record alone.
+    assert!(counter(line, "state_limit_hits") >= 4, "{line}");
+    assert_eq!(counter(line, "dead_lettered"), 4, "{line}");
+
+    // Log: 3 records × 5 000 lines against 100 lines a second. The run
+    // takes well under a few seconds, so at most a few hundred get through.
+    let toml = format!(
+        "name = \"t\"\n{}",
+        hostile(
+            "chatty",
+            "mode = \"log\"\nevery = 1\noutputs = 5000",
+            "[stage.limits]\nlog_lines_per_second = 100"
+        )
+    );
+    let (lines, err) = file_run(&toml, &ids(3));
+    assert_eq!(lines.iter().filter(|l| l["topic"] == "output").count(), 3, "{lines:?}");
+    let logged = err.lines().filter(|l| l.contains(": line ")).count();
+    let line = err.lines().find(|l| l.starts_with("  stage chatty ")).unwrap();
+    let dropped = counter(line, "log_lines_dropped");
+    assert_eq!(logged as u64 + dropped, 15_000, "every line logged or counted: {line}");
+    assert!(logged >= 100 && logged < 1_000, "{logged} lines logged");
+    assert!(err.contains("plugin logs more than 100 lines a second"), "{err}");
+
+    // Counters: 2 records × 300 new names; a stage keeps 256.
+    let toml = format!(
+        "name = \"t\"\n{}",
+        hostile("counting", "mode = \"counters\"\nevery = 1\noutputs = 300", "")
+    );
+    let (lines, err) = file_run(&toml, &ids(2));
+    assert_eq!(lines.iter().filter(|l| l["topic"] == "output").count(), 2, "{lines:?}");
+    let line = err.lines().find(|l| l.starts_with("  stage counting ")).unwrap();
+    assert_eq!(counter(line, "plugin_counters_dropped"), 600 - 256, "{line}");
+    assert_eq!(line.matches("plugin.c-").count(), 256, "{line}");
+    assert!(err.contains("a stage keeps at most 256 plugin counters"), "{err}");
+}
+
+#[test]
 fn a_huge_reject_reason_is_cut_and_an_overlong_topic_name_refused() {
     let toml = format!(
         "name = \"t\"\n{}{}",

@@ -16,6 +16,8 @@ pub enum FaultKind {
     MemoryLimit,
     /// The fuel budget ran out.
     Fuel,
+    /// A `state.set` would have taken the stage's state over its quota.
+    StateLimit,
     /// The guest returned something the contract forbids (wrong number of
     /// verdicts, an output over the caps).
     Contract,
@@ -32,6 +34,7 @@ impl FaultKind {
             FaultKind::Deadline => metrics::TIMEOUTS,
             FaultKind::MemoryLimit => metrics::MEMORY_LIMIT_HITS,
             FaultKind::Fuel => metrics::FUEL_EXHAUSTED,
+            FaultKind::StateLimit => metrics::STATE_LIMIT_HITS,
             FaultKind::Disabled => metrics::DISABLED,
         }
     }
@@ -43,6 +46,7 @@ impl FaultKind {
             FaultKind::Deadline => "deadline",
             FaultKind::MemoryLimit => "memory-limit",
             FaultKind::Fuel => "fuel",
+            FaultKind::StateLimit => "state-limit",
             FaultKind::Contract => "contract",
             FaultKind::Disabled => "disabled",
         }
@@ -82,6 +86,9 @@ impl Fault {
             ),
             Some(wasmtime::Trap::OutOfFuel) => {
                 (FaultKind::Fuel, format!("fuel budget of {} exhausted", limits.fuel.unwrap_or(0)))
+            }
+            _ if err.downcast_ref::<crate::state::StateFull>().is_some() => {
+                (FaultKind::StateLimit, root_cause(err))
             }
             _ if memory_hit => (
                 FaultKind::MemoryLimit,

@@ -5,6 +5,7 @@
 use super::bindings::wasp::plugin::{log, metrics, state, types};
 use super::bindings::{Level, Scope};
 use super::limits::MemoryLimiter;
+use super::logbudget::LogBudget;
 use crate::metrics::StageMetrics;
 use crate::state::StateScope;
 use std::sync::Arc;
@@ -49,6 +50,12 @@ pub struct HostState {
     /// line, so a trap's reason can say what the plugin said (a Rust panic
     /// message, say). Cleared when a call starts.
     pub last_error: Option<String>,
+    /// `[stage.limits] state_mib` in bytes.
+    state_quota: usize,
+    /// Shared with the WASI stdout/stderr of the instance.
+    log_budget: LogBudget,
+    /// A counter update was dropped (too many names) and the log said so.
+    counters_warned: bool,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -62,8 +69,13 @@ impl HostState {
         limits: &super::limits::Limits,
     ) -> Self {
         let memory_cap = limits.memory_bytes();
+        let log_budget =
+            LogBudget::new(limits.log_lines_per_second, label.clone(), metrics.clone());
         HostState {
-            wasi: super::sandbox::empty_wasi(label.clone(), limits.clock),
+            wasi: super::sandbox::empty_wasi(label.clone(), limits.clock, log_budget.clone()),
+            log_budget,
+            state_quota: limits.state_bytes(),
+            counters_warned: false,
             label,
             state,
             metrics,
@@ -97,6 +109,9 @@ impl log::Host for HostState {
         if matches!(level, Level::Error) {
             self.last_error = Some(one_line(&message, MAX_REASON_LOG));
         }
+        if !self.log_budget.allow() {
+            return Ok(());
+        }
         let plugin = &*self.label;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -114,7 +129,9 @@ impl state::Host for HostState {
         Ok(self.state.get(scope == Scope::Partition, &key))
     }
     fn set(&mut self, scope: Scope, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
-        self.state.set(scope == Scope::Partition, &key, value);
+        // A refused set fails the call: the plugin cannot go on as if its
+        // model or window were saved.
+        self.state.set(scope == Scope::Partition, &key, value, self.state_quota)?;
         Ok(())
     }
     fn delete(&mut self, scope: Scope, key: String) -> wasmtime::Result<()> {
@@ -128,7 +145,18 @@ impl state::Host for HostState {
 
 impl metrics::Host for HostState {
     fn counter_add(&mut self, name: String, delta: u64) -> wasmtime::Result<()> {
-        self.metrics.add_plugin(&name, delta);
+        if !self.metrics.add_plugin(&name, delta) && !self.counters_warned {
+            self.counters_warned = true;
+            tracing::warn!(
+                plugin = &*self.label,
+                "counter {:?} not kept: a stage keeps at most {} plugin counters with names \
+                 of at most {} bytes (updates dropped are counted in {})",
+                one_line(&name, 64),
+                crate::metrics::MAX_PLUGIN_COUNTERS,
+                crate::metrics::MAX_COUNTER_NAME,
+                crate::metrics::PLUGIN_COUNTERS_DROPPED
+            );
+        }
         Ok(())
     }
 }

@@ -30,6 +30,15 @@ pub struct InstanceContext {
     pub metrics: Arc<StageMetrics>,
 }
 
+/// The size of an instance's guest state, see [`PluginInstance::footprint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Bytes of all linear memories of the store.
+    pub memory_bytes: usize,
+    /// Elements of all tables of the store (one pointer-sized slot each).
+    pub table_elements: usize,
+}
+
 /// A plugin instance with its store.
 pub struct PluginInstance {
     plugin: Arc<Plugin>,
@@ -204,6 +213,14 @@ impl PluginInstance {
             )));
         }
         Ok(verdicts)
+    }
+
+    /// What the guest holds now: its linear memories and tables as granted
+    /// by the store's limiter (sizes, not resident pages; the host's own
+    /// bookkeeping for the store is not included).
+    pub fn footprint(&self) -> Footprint {
+        let limiter = &self.store.data().limiter;
+        Footprint { memory_bytes: limiter.memory_bytes(), table_elements: limiter.table_elements() }
     }
 
     /// Run `process` on a batch; one verdict per record or a fault.

@@ -28,6 +28,17 @@ pub struct Limits {
     /// state lives in the host, so nothing is lost. Off by default; a
     /// rebuild costs one instantiation (ms for Python/JS runtimes).
     pub recycle_after_calls: Option<u64>,
+    /// Bytes (keys + values, MiB) the stage may keep in the host's state
+    /// store, over all its scopes and workers. State lives in wasp's own
+    /// memory, so without a quota a plugin could grow the host until it is
+    /// killed. 64 MiB holds a k-NN model of ~500 000 four-feature rows;
+    /// a `state.set` past it fails the record (kind `state-limit`).
+    pub state_mib: u64,
+    /// Log lines (the `log` import plus stdout/stderr lines) one instance
+    /// may write per second, with bursts of as many; the rest are dropped
+    /// and counted, so a plugin that logs per record cannot flood the
+    /// host's log or slow it down. 1 000 keeps `print` debugging usable.
+    pub log_lines_per_second: u32,
     /// The clocks a WASI plugin sees: `frozen` (default: wall and
     /// monotonic clocks read 0, so output depends only on input, config and
     /// state) or `real` (the host's clocks; an explicit grant for runtimes
@@ -53,6 +64,8 @@ impl Default for Limits {
             deadline_ms: 5_000,
             fuel: None,
             recycle_after_calls: None,
+            state_mib: 64,
+            log_lines_per_second: 1_000,
             clock: ClockGrant::Frozen,
         }
     }
@@ -62,6 +75,11 @@ impl Limits {
     /// The memory cap in bytes.
     pub fn memory_bytes(&self) -> usize {
         usize::try_from(self.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// The state quota in bytes.
+    pub fn state_bytes(&self) -> usize {
+        usize::try_from(self.state_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
     /// The CPU budget per call.
@@ -80,6 +98,8 @@ pub struct MemoryLimiter {
     cap: usize,
     /// Bytes granted to all memories of the store so far.
     used: usize,
+    /// Elements granted to all tables of the store so far.
+    table_elements: usize,
     /// Set when a grow beyond the cap was refused.
     pub hit: bool,
 }
@@ -87,7 +107,17 @@ pub struct MemoryLimiter {
 impl MemoryLimiter {
     /// A limiter with `cap` bytes for all memories of the instance.
     pub fn new(cap: usize) -> Self {
-        MemoryLimiter { cap, used: 0, hit: false }
+        MemoryLimiter { cap, used: 0, table_elements: 0, hit: false }
+    }
+
+    /// Bytes of linear memory granted to the store's memories so far.
+    pub fn memory_bytes(&self) -> usize {
+        self.used
+    }
+
+    /// Elements granted to the store's tables so far.
+    pub fn table_elements(&self) -> usize {
+        self.table_elements
     }
 }
 
@@ -112,12 +142,17 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         // Tables hold function references; a million is far beyond any
         // real plugin and bounds the host memory they can take.
-        Ok(desired <= 1_000_000)
+        if desired > 1_000_000 {
+            return Ok(false);
+        }
+        // Counted like memories (from 0 at creation), for the footprint.
+        self.table_elements = self.table_elements.saturating_sub(current).saturating_add(desired);
+        Ok(true)
     }
 }

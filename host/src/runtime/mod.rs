@@ -10,12 +10,13 @@ mod fault;
 mod host;
 mod instance;
 mod limits;
+mod logbudget;
 mod plugin;
 mod sandbox;
 mod stdio;
 
 pub use engine::{Engine, EngineOptions};
 pub use fault::{Fault, FaultKind, FaultPolicy, OnDisabled};
-pub use instance::{InstanceContext, PluginInstance};
+pub use instance::{Footprint, InstanceContext, PluginInstance};
 pub use limits::{ClockGrant, Limits};
 pub use plugin::Plugin;

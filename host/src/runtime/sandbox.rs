@@ -9,6 +9,7 @@
 //! label (see [`super::stdio`]).
 
 use super::limits::ClockGrant;
+use super::logbudget::LogBudget;
 use super::stdio::{PluginOutput, Stream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,11 +44,11 @@ impl HostMonotonicClock for FrozenClock {
 }
 
 /// A WASI context that grants nothing but, when the stage says so, the real
-/// clocks; stdout and stderr are logged under `label`.
-pub fn empty_wasi(label: Arc<str>, clock: ClockGrant) -> WasiCtx {
+/// clocks; stdout and stderr are logged under `label`, within `budget`.
+pub fn empty_wasi(label: Arc<str>, clock: ClockGrant, budget: LogBudget) -> WasiCtx {
     let mut b = WasiCtxBuilder::new();
-    b.stdout(PluginOutput::new(label.clone(), Stream::Stdout))
-        .stderr(PluginOutput::new(label, Stream::Stderr));
+    b.stdout(PluginOutput::new(label.clone(), Stream::Stdout, budget.clone()))
+        .stderr(PluginOutput::new(label, Stream::Stderr, budget));
     if clock == ClockGrant::Frozen {
         b.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
     }

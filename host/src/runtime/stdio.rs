@@ -4,8 +4,11 @@
 //! Runtimes that import WASI (Python, C with wasi-libc, Go) print there:
 //! `print()` debugging works, and a runtime's own error messages (a Python
 //! traceback before a trap) are not lost. Lines are cut at
-//! [`MAX_LINE`] bytes so a plugin cannot flood the log with one line.
+//! [`MAX_LINE`] bytes so a plugin cannot flood the log with one line, and
+//! count against the instance's [`LogBudget`] so it cannot flood it with
+//! many.
 
+use super::logbudget::LogBudget;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -45,8 +48,8 @@ pub struct PluginOutput {
 
 impl PluginOutput {
     /// Output of the plugin labelled `label` (e.g. `enrich/enrich-js`).
-    pub fn new(label: Arc<str>, stream: Stream) -> Self {
-        let writer = LineWriter { label, stream, line: Vec::new(), cut: false };
+    pub fn new(label: Arc<str>, stream: Stream, budget: LogBudget) -> Self {
+        let writer = LineWriter { label, stream, budget, line: Vec::new(), cut: false };
         PluginOutput { line: Arc::new(Mutex::new(writer)) }
     }
 }
@@ -93,6 +96,7 @@ impl AsyncWrite for SharedWriter {
 struct LineWriter {
     label: Arc<str>,
     stream: Stream,
+    budget: LogBudget,
     line: Vec<u8>,
     /// The current line went past [`MAX_LINE`]; its rest is dropped.
     cut: bool,
@@ -100,6 +104,11 @@ struct LineWriter {
 
 impl LineWriter {
     fn emit(&mut self) {
+        if !self.budget.allow() {
+            self.line.clear();
+            self.cut = false;
+            return;
+        }
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end_matches('\r');
         let (plugin, stream) = (&*self.label, self.stream.name());
@@ -143,7 +152,14 @@ mod tests {
     use super::*;
 
     fn writer() -> LineWriter {
-        LineWriter { label: "s/p".into(), stream: Stream::Stdout, line: Vec::new(), cut: false }
+        let budget = LogBudget::new(1000, "s/p".into(), Default::default());
+        LineWriter {
+            label: "s/p".into(),
+            stream: Stream::Stdout,
+            budget,
+            line: Vec::new(),
+            cut: false,
+        }
     }
 
     #[test]

@@ -8,10 +8,13 @@
 //! ```toml
 //! [stage.config]
 //! mode = "loop"      # loop | alloc | panic | stack | outputs | huge | reject | topic
+//!                    # | state | log | counters
 //! every = 1000       # and/or
 //! poison_id = 42
-//! outputs = 10000    # mode "outputs": how many outputs to emit
-//! huge_mib = 100     # modes "huge" and "reject": size of the value or reason, in MiB
+//! outputs = 10000    # modes "outputs", "log", "counters": how many outputs,
+//!                    # log lines or counter names
+//! huge_mib = 100     # modes "huge", "reject", "state": size of the value,
+//!                    # reason or state value, in MiB
 //! ```
 //!
 //! Never use it in a real pipeline.
@@ -39,6 +42,12 @@ pub enum Mode {
     Reject,
     /// Emit to a topic whose name is far longer than Kafka allows.
     Topic,
+    /// Store `huge_mib` MiB of state under a key of its own, then pass.
+    State,
+    /// Log `outputs` lines, then pass.
+    Log,
+    /// Add to `outputs` counters with names of their own, then pass.
+    Counters,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,7 +86,8 @@ impl Hostile {
         (by_every || by_id).then_some(id)
     }
 
-    /// The configured misbehaviour. Only `outputs` and `huge` return.
+    /// The configured misbehaviour. Only `outputs`, `huge`, `reject`,
+    /// `topic`, `state`, `log` and `counters` return.
     pub fn misbehave(&self, id: u64) -> Verdict {
         match self.config.mode {
             Mode::Loop => spin(),
@@ -100,6 +110,27 @@ impl Hostile {
                 value: Some(b"{}".to_vec()),
                 headers: Vec::new(),
             }]),
+            Mode::State => {
+                let key = format!("hoard/{id}");
+                wasp_sdk::state::set(
+                    wasp_sdk::Scope::Stage,
+                    &key,
+                    &vec![1; self.config.huge_mib << 20],
+                );
+                Verdict::Pass
+            }
+            Mode::Log => {
+                for i in 0..self.config.outputs {
+                    wasp_sdk::log(Level::Info, &format!("record {id}: line {i}"));
+                }
+                Verdict::Pass
+            }
+            Mode::Counters => {
+                for i in 0..self.config.outputs {
+                    wasp_sdk::counter_add(&format!("c-{id}-{i}"), 1);
+                }
+                Verdict::Pass
+            }
         }
     }
 }
