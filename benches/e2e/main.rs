@@ -11,12 +11,14 @@
 //! `wasp run`, the native twin (the plugin crate compiled natively in
 //! wasp's shape), the raw rdkafka loop (pass-through), and for k-NN the two
 //! Python peers in `scripts/peers/`; then wasp json-transform over 1, 2, 4
-//! partitions and over batch sizes. Every system runs as its own child
+//! partitions and over batch sizes; and the same scale workload with a
+//! plugin in every language (languages.rs). Every system runs as its own child
 //! process on fresh, pre-filled topics (measure.rs says how). Results go
 //! to `target/bench/e2e.{md,json,png}`; docs/benchmarks.md discusses them.
 //!
 //! Under `cargo test` (no `--bench` argument) it only checks its workloads.
 
+mod languages;
 mod measure;
 mod peers;
 mod report;
@@ -42,6 +44,9 @@ enum Section {
     Scale,
     /// wasp json-transform over `--batches`.
     Batch,
+    /// The scale workload with each language's plugin: size, records/s,
+    /// memory per instance.
+    Languages,
 }
 
 /// End-to-end bench of wasp against baselines and peers.
@@ -88,8 +93,19 @@ struct Options {
     #[arg(long, value_delimiter = ',', default_values = ["pass", "json", "knn"])]
     pipelines: Vec<Workload>,
     /// Parts to run (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values = ["main", "peers", "scale", "batch"])]
+    #[arg(long, value_delimiter = ',', default_values = ["main", "peers", "scale", "batch", "languages"])]
     only: Vec<Section>,
+    /// Languages of the `languages` section (comma-separated: rust, c, go,
+    /// js, python).
+    #[arg(long, value_delimiter = ',', default_values = ["rust", "c", "go", "js", "python"])]
+    languages: Vec<String>,
+    /// Backlog of a language instead of its default (`LANG=N`,
+    /// comma-separated or repeated), e.g. `python=50000`.
+    #[arg(long = "language-records", value_name = "LANG=N", value_delimiter = ',')]
+    language_records: Vec<String>,
+    /// Instances created to measure memory per instance.
+    #[arg(long, default_value_t = 16)]
+    instances: usize,
     /// Extra librdkafka consumer property for wasp and the Rust baselines
     /// (`KEY=VALUE`, repeatable), e.g. `fetch.wait.max.ms=10`.
     #[arg(long = "consumer", value_name = "KEY=VALUE")]
@@ -117,7 +133,11 @@ fn root() -> PathBuf {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = if args.get(1).map(String::as_str) == Some("--child") {
-        twin::main(&args[2..])
+        if args.get(2).map(String::as_str) == Some("memory") {
+            languages::memory_child(&args[3..])
+        } else {
+            twin::main(&args[2..])
+        }
     } else if !args.iter().any(|a| a == "--bench") {
         smoke()
     } else {
@@ -132,18 +152,26 @@ fn main() {
 /// `cargo test` runs bench targets without `--bench`: check the workloads
 /// and pipeline files without a broker.
 fn smoke() -> Result<()> {
-    for w in [Workload::Pass, Workload::Json, Workload::Knn] {
+    for w in [Workload::Pass, Workload::Json, Workload::Knn, Workload::Scale] {
         for i in [0, 149, 150, 99_999] {
             serde_json::from_slice::<serde_json::Value>(&w.value(i))
                 .with_context(|| format!("{} record {i} is not JSON", w.name()))?;
         }
         let toml = format!(
-            "name='x'\n[[stage]]\nname='s'\nplugin='{}.wasm'\n[stage.config]\n{}",
-            w.plugin(),
-            w.config_toml()
+            "name='x'\n{}",
+            languages::stage_toml(None, w, Path::new(&format!("{}.wasm", w.plugin())))
         );
         wasp::config::PipelineConfig::parse(&toml)
             .with_context(|| format!("{} pipeline", w.name()))?;
+    }
+    for lang in &languages::LANGUAGES {
+        let plugin = format!("{}.wasm", lang.plugin);
+        let toml = format!(
+            "name='x'\n{}",
+            languages::stage_toml(Some(lang), Workload::Scale, Path::new(&plugin))
+        );
+        wasp::config::PipelineConfig::parse(&toml)
+            .with_context(|| format!("the {} pipeline", lang.name))?;
     }
     println!("e2e: workloads checked; the harness runs with `cargo bench -p wasp --bench e2e`");
     Ok(())
@@ -189,6 +217,8 @@ fn harness(opts: Options) -> Result<()> {
         consumer: key_values(&opts.consumer)?,
         producer: key_values(&opts.producer)?,
     };
+    let (langs, lang_errors) =
+        if wants(Section::Languages) { language_plan(&opts, &env)? } else { Default::default() };
 
     let (p, b, n) = (opts.partitions, opts.batch, opts.records);
     let run = |system, workload, partitions, batch, records| Run {
@@ -197,6 +227,7 @@ fn harness(opts: Options) -> Result<()> {
         partitions,
         batch,
         records,
+        language: None,
     };
     // (section, run): the plan, in order.
     let mut plan: Vec<(Section, Run)> = Vec::new();
@@ -241,6 +272,10 @@ fn harness(opts: Options) -> Result<()> {
         }
     }
 
+    for row in langs.iter().filter(|r| r.missing.is_none()) {
+        plan.push((Section::Languages, languages::run(row.language, p, b, row.records)));
+    }
+
     let mut results = Results {
         command: reproduce(),
         machine: Machine::describe(&root, versions),
@@ -253,7 +288,9 @@ fn harness(opts: Options) -> Result<()> {
         scale_sweep: Vec::new(),
         batch_sweep: Vec::new(),
         ratios: Vec::new(),
-        errors: Vec::new(),
+        languages: langs,
+        instances: opts.instances,
+        errors: lang_errors,
         wall_seconds: 0.0,
         load: String::new(),
     };
@@ -288,8 +325,11 @@ fn harness(opts: Options) -> Result<()> {
             }
         }
     }
-    for ((section, _), mut runs) in plan.into_iter().zip(samples) {
+    for ((section, r), mut runs) in plan.into_iter().zip(samples) {
         if runs.is_empty() {
+            if let Some(row) = r.language.and_then(|l| results.language_mut(l.tag)) {
+                row.missing = Some("every repetition of its run failed (see Failed runs)".into());
+            }
             continue;
         }
         runs.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
@@ -300,6 +340,11 @@ fn harness(opts: Options) -> Result<()> {
             Section::Main | Section::Peers => results.main.push(m),
             Section::Scale => results.scale_sweep.push(m),
             Section::Batch => results.batch_sweep.push(m),
+            Section::Languages => {
+                if let Some(row) = r.language.and_then(|l| results.language_mut(l.tag)) {
+                    row.run = Some(m);
+                }
+            }
         }
     }
     // The main comparison's wasp json-transform run is also a sweep point.
@@ -339,17 +384,72 @@ fn harness(opts: Options) -> Result<()> {
         out.join("e2e.md").display(),
         json_path.display()
     );
+    languages::warn_missing(&results.languages);
     if !results.errors.is_empty() {
         bail!("{} runs failed (see the report)", results.errors.len());
     }
     Ok(())
 }
 
+/// The rows of the languages section, with component sizes and memory per
+/// instance measured, and the measurements that failed; a missing plugin is
+/// said loudly here and in the report.
+fn language_plan(opts: &Options, env: &Env) -> Result<(Vec<languages::LanguageRow>, Vec<String>)> {
+    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    let backlogs = key_values(&opts.language_records)?;
+    for (tag, n) in &backlogs {
+        languages::by_tag(tag)?;
+        n.parse::<usize>().with_context(|| format!("--language-records {tag}={n}"))?;
+    }
+    for tag in &opts.languages {
+        let lang = languages::by_tag(tag)?;
+        let records = backlogs
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map_or(Ok(lang.records), |(_, n)| n.parse::<usize>())?;
+        let (path, size) = languages::component(&env.plugins, lang);
+        let mut row = languages::LanguageRow {
+            language: lang,
+            path: path.display().to_string(),
+            records,
+            component_bytes: None,
+            missing: None,
+            run: None,
+            memory: None,
+        };
+        match size {
+            Ok(bytes) => {
+                row.component_bytes = Some(bytes);
+                eprintln!("e2e: {} memory per instance ({} instances)", lang.name, opts.instances);
+                let memory = languages::measure_memory(
+                    &env.me,
+                    &env.logs,
+                    lang,
+                    &path,
+                    opts.batch,
+                    opts.instances,
+                );
+                match memory {
+                    Ok(m) => row.memory = Some(m),
+                    Err(e) => {
+                        eprintln!("e2e: {} memory per instance failed: {e:#}", lang.name);
+                        errors.push(format!("{} memory per instance: {e:#}", lang.name));
+                    }
+                }
+            }
+            Err(e) => row.missing = Some(format!("{e}")),
+        }
+        rows.push(row);
+    }
+    languages::warn_missing(&rows);
+    Ok((rows, errors))
+}
+
 fn describe(r: &Run) -> String {
     format!(
         "{} / {} / {} partitions / batch {} / {} records",
         r.workload.name(),
-        r.system.name(),
+        r.language.map_or(r.system.name(), |l| l.name),
         r.partitions,
         r.batch,
         r.records

@@ -26,6 +26,7 @@
 //!   time: its `utime + stime` from `/proc/<pid>/stat`. The harness itself
 //!   (filling, tailing) is not in these numbers.
 
+use crate::languages::{self, Language};
 use crate::workload::Workload;
 use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -95,6 +96,16 @@ pub struct Run {
     pub batch: usize,
     /// Backlog size N.
     pub records: usize,
+    /// The plugin language (languages.rs); `None` runs the workload's
+    /// Rust plugin.
+    pub language: Option<&'static Language>,
+}
+
+impl Run {
+    /// The component in `plugins/dist`, without `.wasm`.
+    pub fn plugin(&self) -> &'static str {
+        self.language.map_or(self.workload.plugin(), |l| l.plugin)
+    }
 }
 
 /// The result of one run.
@@ -269,7 +280,7 @@ fn pace(
 
 /// The pipeline file every Rust system reads.
 fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<PathBuf> {
-    let plugin = env.plugins.join(format!("{}.wasm", run.workload.plugin()));
+    let plugin = env.plugins.join(format!("{}.wasm", run.plugin()));
     if !plugin.exists() {
         bail!("{} is missing: build the plugins with `cargo xtask plugins`", plugin.display());
     }
@@ -279,8 +290,7 @@ fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<Pa
          [batch]\nmax_records = {}\n\
          [kafka.consumer]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n\
          \"fetch.wait.max.ms\" = \"{FETCH_WAIT_MS}\"\n{}\
-         [kafka.producer]\n{}\
-         [[stage]]\nname = \"{}\"\nplugin = \"{}\"\n[stage.config]\n{}",
+         [kafka.producer]\n{}{}",
         topics.input,
         topics.output,
         topics.feedback,
@@ -288,9 +298,7 @@ fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<Pa
         run.batch,
         props(&env.consumer),
         props(&env.producer),
-        run.workload.tag(),
-        plugin.display(),
-        run.workload.config_toml()
+        languages::stage_toml(run.language, run.workload, &plugin),
     );
     let path = env.logs.join(format!("{name}.toml"));
     std::fs::write(&path, toml)?;
@@ -623,7 +631,7 @@ pub fn measure(env: &Env, run: &Run) -> Result<Measured> {
     let name = format!(
         "e2e-{}-{}-p{}-b{}-{}",
         run.workload.tag(),
-        run.system.tag(),
+        run.language.map_or(run.system.tag(), |l| l.tag),
         run.partitions,
         run.batch,
         unique()

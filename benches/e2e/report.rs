@@ -2,6 +2,7 @@
 //! baselines and peers, and the Markdown tables (printed and written to
 //! `target/bench/e2e.md`, with the raw numbers in `target/bench/e2e.json`).
 
+use crate::languages::LanguageRow;
 use crate::measure::{Measured, System};
 use crate::workload::Workload;
 use serde::Serialize;
@@ -113,6 +114,10 @@ pub struct Results {
     pub batch_sweep: Vec<Measured>,
     /// wasp against each baseline and peer.
     pub ratios: Vec<Ratio>,
+    /// The scale workload in every plugin language.
+    pub languages: Vec<LanguageRow>,
+    /// Instances created per language to measure memory per instance.
+    pub instances: usize,
     /// Runs that failed, with the reason.
     pub errors: Vec<String>,
     /// Total wall time of the harness, seconds.
@@ -130,6 +135,11 @@ pub fn load_average() -> String {
 }
 
 impl Results {
+    /// The languages row of `tag`.
+    pub fn language_mut(&mut self, tag: &str) -> Option<&mut LanguageRow> {
+        self.languages.iter_mut().find(|r| r.language.tag == tag)
+    }
+
     fn find(&self, w: Workload, s: System) -> Option<&Measured> {
         self.main.iter().find(|m| m.workload == w && m.system == s)
     }
@@ -181,7 +191,8 @@ impl Results {
         let _ = writeln!(s, "| load average (1/5/15 min) | {} |", self.load);
         let _ = writeln!(s, "| harness wall time | {:.0} s |\n", self.wall_seconds);
 
-        let _ = writeln!(
+        if !self.main.is_empty() {
+            let _ = writeln!(
             s,
             "## Throughput, latency, memory\n\n{} partitions (wasp and the native twin run one \
              worker per partition), batch {}, a backlog of {} records per run ({} for the \
@@ -191,23 +202,27 @@ impl Results {
              process and the broker's during the throughput window, per record.\n",
             self.partitions, self.batch, self.records, self.peer_records, self.repeat
         );
-        let _ = writeln!(
+            let _ = writeln!(
             s,
             "| pipeline | system | records/s | min–max | MB/s | latency p50 / p99 (rate) | peak RSS | CPU µs/record | broker CPU µs/record | feedback |"
         );
-        let _ =
-            writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        for r in &self.main {
-            let _ = writeln!(s, "{}", row(r));
-        }
-        let _ = writeln!(s, "\n## Ratios (records/s, same run)\n");
-        let _ = writeln!(s, "| comparison | ratio | target | met |\n| --- | ---: | ---: | --- |");
-        for r in &self.ratios {
-            let (target, met) = match (r.target, r.met) {
-                (Some(t), Some(m)) => (format!("≥ {t}"), if m { "yes" } else { "**no**" }),
-                _ => ("–".into(), "–"),
-            };
-            let _ = writeln!(s, "| {} | {} | {target} | {met} |", r.what, ratio(r.value));
+            let _ = writeln!(
+                s,
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            );
+            for r in &self.main {
+                let _ = writeln!(s, "{}", row(r));
+            }
+            let _ = writeln!(s, "\n## Ratios (records/s, same run)\n");
+            let _ =
+                writeln!(s, "| comparison | ratio | target | met |\n| --- | ---: | ---: | --- |");
+            for r in &self.ratios {
+                let (target, met) = match (r.target, r.met) {
+                    (Some(t), Some(m)) => (format!("≥ {t}"), if m { "yes" } else { "**no**" }),
+                    _ => ("–".into(), "–"),
+                };
+                let _ = writeln!(s, "| {} | {} | {target} | {met} |", r.what, ratio(r.value));
+            }
         }
         if !self.scale_sweep.is_empty() {
             let w = self.scale_sweep[0].workload.name();
@@ -249,6 +264,15 @@ impl Results {
                 );
             }
         }
+        if !self.languages.is_empty() {
+            s.push_str(&crate::languages::markdown(
+                &self.languages,
+                self.partitions,
+                self.batch,
+                self.repeat,
+                self.instances,
+            ));
+        }
         if !self.errors.is_empty() {
             let _ = writeln!(s, "\n## Failed runs\n");
             for e in &self.errors {
@@ -259,7 +283,7 @@ impl Results {
     }
 }
 
-fn thousands(x: f64) -> String {
+pub fn thousands(x: f64) -> String {
     let n = x.round() as u64;
     let digits = n.to_string();
     let mut out = String::new();
@@ -284,11 +308,13 @@ fn latency(r: &Measured) -> String {
     format!("{:.0} / {:.0} ms ({} /s)", r.p50_ms, r.p99_ms, thousands(r.latency_rate))
 }
 
-/// Lowest and highest records/s of the repetitions, in thousands.
-fn spread(r: &Measured) -> String {
+/// Lowest and highest records/s of the repetitions, in thousands (one
+/// decimal below 10 k, so slow systems still show their spread).
+pub fn spread(r: &Measured) -> String {
     match (r.samples.first(), r.samples.last()) {
         (Some(lo), Some(hi)) if r.samples.len() > 1 => {
-            format!("{:.0}–{:.0} k", lo / 1000.0, hi / 1000.0)
+            let digits = if *hi < 10_000.0 { 1 } else { 0 };
+            format!("{:.digits$}–{:.digits$} k", lo / 1000.0, hi / 1000.0)
         }
         _ => "–".into(),
     }

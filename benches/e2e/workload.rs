@@ -1,4 +1,4 @@
-//! The three pipelines of the end-to-end bench and the records they read.
+//! The pipelines of the end-to-end bench and the records they read.
 //!
 //! Every system under test (wasp, its baselines, the Python peers) reads
 //! the same records from the same kind of topic; a record's key is its
@@ -17,6 +17,9 @@ pub enum Workload {
     Json,
     /// k-NN over scikit-learn's Iris (builtin), wrong predictions also to feedback.
     Knn,
+    /// Two numeric fields of a sensor record scaled: the one step every
+    /// plugin language implements (languages.rs).
+    Scale,
 }
 
 /// json-transform's config, as in `benches/plugins.rs`.
@@ -24,6 +27,11 @@ const JSON_CONFIG: &str = r#"select = ["id", "sensor", "temperature", "humidity"
 scale = { temperature = { multiply = 1.8, offset = 32 }, humidity = { multiply = 0.01 } }
 rename = { temperature = "temperature_f", ts = "timestamp" }
 "#;
+
+/// The scale config of the language twins (`TWIN_CONFIG` in
+/// tests/all/polyglot.rs), which check that they agree with json-transform.
+const SCALE_CONFIG: &str =
+    "scale = { temperature = { multiply = 2, offset = 0.5 }, humidity = { multiply = 0.1 } }\n";
 
 /// k-NN's config. `remember = 0`: the peers take no corrections, so wasp
 /// keeps no per-record features for them either (same work on both sides).
@@ -41,6 +49,7 @@ impl Workload {
             Workload::Pass => "pass-through",
             Workload::Json => "json-transform",
             Workload::Knn => "iris-knn",
+            Workload::Scale => "scale",
         }
     }
 
@@ -50,14 +59,15 @@ impl Workload {
             Workload::Pass => "pass",
             Workload::Json => "json",
             Workload::Knn => "knn",
+            Workload::Scale => "scale",
         }
     }
 
-    /// The plugin in `plugins/dist`.
+    /// The plugin in `plugins/dist` (Rust's, for `Scale`).
     pub fn plugin(self) -> &'static str {
         match self {
             Workload::Pass => "identity",
-            Workload::Json => "json-transform",
+            Workload::Json | Workload::Scale => "json-transform",
             Workload::Knn => "knn",
         }
     }
@@ -68,13 +78,14 @@ impl Workload {
             Workload::Pass => "",
             Workload::Json => JSON_CONFIG,
             Workload::Knn => KNN_CONFIG,
+            Workload::Scale => SCALE_CONFIG,
         }
     }
 
     /// The value of record `i`.
     pub fn value(self, i: usize) -> Vec<u8> {
         match self {
-            Workload::Pass | Workload::Json => sensor(i),
+            Workload::Pass | Workload::Json | Workload::Scale => sensor(i),
             Workload::Knn => iris(i),
         }
     }

@@ -199,7 +199,9 @@ fn numbers_as_f64(v: Value) -> Value {
     match v {
         Value::Number(n) => json!(n.as_f64().expect("a JSON number")),
         Value::Array(a) => Value::Array(a.into_iter().map(numbers_as_f64).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, numbers_as_f64(v))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, numbers_as_f64(v))).collect())
+        }
         other => other,
     }
 }
@@ -240,7 +242,10 @@ fn js_scale_gives_the_same_values_as_the_rust_json_transform_on_sensor_records()
         assert_eq!(j, r, "record {i} ({}) differs", records[i]);
     }
     assert_eq!(js.len(), rust.len());
-    assert_eq!(js[40]["value"], numbers_as_f64(json!({"id":1,"temperature":40.5,"humidity":4,"site":"a"})));
+    assert_eq!(
+        js[40]["value"],
+        numbers_as_f64(json!({"id":1,"temperature":40.5,"humidity":4,"site":"a"}))
+    );
     assert_eq!(js[43]["reason"], "field 'temperature' is not a number");
     let out = run_ok(
         Command::new("node").arg("--test").current_dir(root().join("plugins/js/scale")),
