@@ -5,6 +5,9 @@
 //! The tracker holds, per processed input offset, how many deliveries are
 //! still outstanding; the committable position is the lowest offset still
 //! waiting, or the one after the last processed input when nothing waits.
+//!
+//! Inputs are begun and acknowledged a batch at a time: the producer's
+//! delivery thread would otherwise take this lock once per record.
 
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -32,34 +35,38 @@ impl OffsetTracker {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Input `offset` was processed and produced `deliveries` records.
+    /// These inputs, as (offset, records they produced), were processed.
     /// Inputs must be begun in offset order.
-    pub fn begin(&self, offset: i64, deliveries: u32) {
+    pub fn begin(&self, inputs: &[(i64, u32)]) {
         let mut g = self.lock();
-        if deliveries > 0 {
-            *g.pending.entry(offset).or_default() += deliveries;
+        for &(offset, deliveries) in inputs {
+            if deliveries > 0 {
+                *g.pending.entry(offset).or_default() += deliveries;
+            }
+            g.next = Some(g.next.map_or(offset + 1, |n| n.max(offset + 1)));
         }
-        g.next = Some(g.next.map_or(offset + 1, |n| n.max(offset + 1)));
     }
 
-    /// One record produced for input `offset` was acknowledged.
-    pub fn ack(&self, offset: i64) {
+    /// Every record these inputs produced was acknowledged.
+    pub fn ack(&self, inputs: &[(i64, u32)]) {
         let mut g = self.lock();
-        if let Some(n) = g.pending.get_mut(&offset) {
-            *n -= 1;
-            if *n == 0 {
-                g.pending.remove(&offset);
-                if g.pending.is_empty() {
-                    self.settled.notify_all();
+        for &(offset, delivered) in inputs {
+            if let Some(n) = g.pending.get_mut(&offset) {
+                *n = n.saturating_sub(delivered);
+                if *n == 0 {
+                    g.pending.remove(&offset);
                 }
             }
         }
+        if g.pending.is_empty() {
+            self.settled.notify_all();
+        }
     }
 
-    /// One record produced for input `offset` could not be delivered: the
-    /// input stays pending forever so it is never committed, and is
-    /// processed again after a restart.
-    pub fn fail(&self, _offset: i64) {
+    /// A record could not be delivered: its inputs are never acknowledged,
+    /// so they stay pending and uncommitted, and are processed again after
+    /// a restart.
+    pub fn fail(&self) {
         self.lock().failed += 1;
     }
 
@@ -102,15 +109,13 @@ mod tests {
     fn commits_only_past_fully_delivered_inputs() {
         let t = OffsetTracker::default();
         assert_eq!(t.committable(), None);
-        t.begin(10, 2);
-        t.begin(11, 0);
-        t.begin(12, 1);
+        t.begin(&[(10, 2), (11, 0)]);
+        t.begin(&[(12, 1)]);
         assert_eq!(t.committable(), Some(10));
-        t.ack(12);
+        t.ack(&[(12, 1)]);
         assert_eq!(t.committable(), Some(10), "a later ack does not pass an earlier pending input");
-        t.ack(10);
-        assert_eq!(t.committable(), Some(10));
-        t.ack(10);
+        assert_eq!(t.outstanding(), 2);
+        t.ack(&[(10, 2), (11, 0)]);
         assert_eq!(t.committable(), Some(13));
         assert!(t.wait_settled(Duration::from_millis(1)));
     }
@@ -118,9 +123,9 @@ mod tests {
     #[test]
     fn a_failed_delivery_holds_the_position() {
         let t = OffsetTracker::default();
-        t.begin(5, 1);
-        t.fail(5);
-        t.begin(6, 0);
+        t.begin(&[(5, 1)]);
+        t.fail();
+        t.begin(&[(6, 0)]);
         assert_eq!(t.committable(), Some(5));
         assert!(!t.wait_settled(Duration::from_millis(1)));
         assert_eq!(t.failed(), 1);

@@ -11,13 +11,44 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message as _};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What the delivery callback needs to settle one record.
-pub struct Delivery {
+/// What the delivery callbacks of one batch's records share: the batch's
+/// inputs are acknowledged together when the last record is delivered, so
+/// the tracker's lock is taken once per batch, not once per record.
+pub struct BatchDelivery {
     tracker: Arc<OffsetTracker>,
-    input_offset: i64,
+    /// (input offset, records it produced), in offset order.
+    inputs: Vec<(i64, u32)>,
+    /// Records of the batch not yet delivered.
+    remaining: AtomicUsize,
+    /// A record of the batch failed: its inputs are never acknowledged.
+    failed: AtomicBool,
+}
+
+impl BatchDelivery {
+    /// One of the batch's records was delivered.
+    fn delivered(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            && !self.failed.load(Ordering::Acquire)
+        {
+            self.tracker.ack(&self.inputs);
+        }
+    }
+
+    /// One of the batch's records is lost; `what` says how, for the log.
+    fn lost(&self, topic: &str, what: &str) {
+        self.failed.store(true, Ordering::Release);
+        self.tracker.fail();
+        let (first, last) = (self.inputs.first().map(|i| i.0), self.inputs.last().map(|i| i.0));
+        tracing::error!(
+            topic,
+            "{what}; the input offsets {first:?}..={last:?} of its batch will not be committed \
+             and are processed again after a restart"
+        );
+    }
 }
 
 /// Delivery callbacks: acknowledge or fail the input's offset.
@@ -28,23 +59,17 @@ pub struct SinkContext {
 impl ClientContext for SinkContext {}
 
 impl ProducerContext for SinkContext {
-    type DeliveryOpaque = Box<Delivery>;
+    type DeliveryOpaque = Arc<BatchDelivery>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, d: Box<Delivery>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, d: Arc<BatchDelivery>) {
         match result {
             Ok(_) => {
                 RunStats::inc(&self.stats.delivered, 1);
-                d.tracker.ack(d.input_offset);
+                d.delivered();
             }
             Err((e, msg)) => {
                 RunStats::inc(&self.stats.delivery_failed, 1);
-                tracing::error!(
-                    topic = msg.topic(),
-                    input_offset = d.input_offset,
-                    "a record could not be delivered ({e}); its input will not be committed and is \
-                     processed again after a restart"
-                );
-                d.tracker.fail(d.input_offset);
+                d.lost(msg.topic(), &format!("a record could not be delivered ({e})"));
             }
         }
     }
@@ -98,8 +123,8 @@ impl Sink {
         Ok(Sink { producer, router, version_header, stats })
     }
 
-    /// Write every outcome of a batch; the tracker learns of each input
-    /// before its records are sent, so no acknowledgement can come first.
+    /// Write every outcome of a batch; the tracker learns of the inputs
+    /// before their records are sent, so no acknowledgement can come first.
     pub fn write(
         &self,
         topic: &str,
@@ -109,15 +134,27 @@ impl Sink {
         tracker: &Arc<OffsetTracker>,
     ) {
         let mut counts = Counts::default();
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(batch.len());
+        let mut inputs = Vec::with_capacity(batch.len());
         for (msg, outcome) in batch.iter().zip(outcomes) {
+            let before = records.len();
             self.resolve(topic, partition, msg, outcome, &mut records, &mut counts);
-            tracker.begin(msg.offset, records.len() as u32);
-            if records.is_empty() {
+            let produced = records.len() - before;
+            if produced == 0 {
                 counts.dropped += 1;
             }
-            for r in records.drain(..) {
-                self.send(r, tracker, msg.offset);
+            inputs.push((msg.offset, u32::try_from(produced).unwrap_or(u32::MAX)));
+        }
+        tracker.begin(&inputs);
+        if !records.is_empty() {
+            let shared = Arc::new(BatchDelivery {
+                tracker: tracker.clone(),
+                inputs,
+                remaining: AtomicUsize::new(records.len()),
+                failed: AtomicBool::new(false),
+            });
+            for r in records {
+                self.send(r, &shared);
             }
         }
         let s = &self.stats;
@@ -189,10 +226,9 @@ impl Sink {
         }
     }
 
-    fn send(&self, r: Pending<'_>, tracker: &Arc<OffsetTracker>, input_offset: i64) {
-        let delivery = Box::new(Delivery { tracker: tracker.clone(), input_offset });
-        let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
-            BaseRecord::with_opaque_to(r.topic, delivery);
+    fn send(&self, r: Pending<'_>, batch: &Arc<BatchDelivery>) {
+        let mut record: BaseRecord<'_, [u8], [u8], Arc<BatchDelivery>> =
+            BaseRecord::with_opaque_to(r.topic, batch.clone());
         if let Some(hs) = r.headers {
             record = record.headers(hs);
         }
@@ -212,12 +248,8 @@ impl Sink {
                 }
                 Err((e, back)) => {
                     RunStats::inc(&self.stats.delivery_failed, 1);
-                    tracing::error!(
-                        topic = r.topic,
-                        input_offset,
-                        "a record could not be produced ({e}); its input will not be committed"
-                    );
-                    back.delivery_opaque.tracker.fail(input_offset);
+                    back.delivery_opaque
+                        .lost(r.topic, &format!("a record could not be produced ({e})"));
                     return;
                 }
             }
