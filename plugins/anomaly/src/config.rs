@@ -31,8 +31,17 @@ pub struct AnomalyConfig {
     pub score_field: String,
 }
 
-const KEYS: &str = "features, warmup, contamination, trees, sample_size, seed, label_field, \
-                    status_field, score_field";
+const KEYS: &[&str] = &[
+    "features",
+    "warmup",
+    "contamination",
+    "trees",
+    "sample_size",
+    "seed",
+    "label_field",
+    "status_field",
+    "score_field",
+];
 
 fn whole(root: &Map<String, Value>, key: &str, default: u64, min: u64) -> Result<u64, String> {
     match root.get(key) {
@@ -55,29 +64,8 @@ fn name(root: &Map<String, Value>, key: &str) -> Result<Option<String>, String> 
 impl AnomalyConfig {
     /// Parse the stage config JSON.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let text = if text.trim().is_empty() { "{}" } else { text };
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| format!("config is not valid JSON: {e}"))?;
-        let root = root.as_object().ok_or("config must be a table (JSON object)")?;
-        if let Some(key) = root.keys().find(|k| !KEYS.split(", ").any(|x| x.trim() == k.as_str())) {
-            return Err(format!("unknown config key '{key}': expected one of {KEYS}"));
-        }
-        let features = match root.get("features") {
-            None => return Err("'features' is required: a list of numeric field names".into()),
-            Some(v) => {
-                let err = || "'features' must be a non-empty list of field names".to_string();
-                let list = v.as_array().filter(|a| !a.is_empty()).ok_or_else(err)?;
-                let mut out: Vec<String> = Vec::new();
-                for f in list {
-                    let f = f.as_str().filter(|s| !s.is_empty()).ok_or_else(err)?;
-                    if out.iter().any(|o| o == f) {
-                        return Err(format!("'features' names '{f}' twice"));
-                    }
-                    out.push(f.to_owned());
-                }
-                out
-            }
-        };
+        let root = &wasp_sdk::config::table(text, KEYS)?;
+        let features = wasp_sdk::config::field_names(root, "features")?;
         let contamination = match root.get("contamination") {
             None => Contamination::Share(0.05),
             Some(Value::String(s)) if s == "auto" => Contamination::Auto,

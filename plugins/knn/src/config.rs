@@ -35,8 +35,20 @@ pub struct KnnConfig {
     pub seed: Vec<Row>,
 }
 
-const KEYS: &str = "features, label, correction_field, k, distance, prediction_field, \
-                    vote_field, id_field, remember, training, training_csv, builtin";
+const KEYS: &[&str] = &[
+    "features",
+    "label",
+    "correction_field",
+    "k",
+    "distance",
+    "prediction_field",
+    "vote_field",
+    "id_field",
+    "remember",
+    "training",
+    "training_csv",
+    "builtin",
+];
 
 fn string(key: &str, v: &Value) -> Result<String, String> {
     match v.as_str() {
@@ -179,30 +191,9 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
 impl KnnConfig {
     /// Parse the stage config JSON.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let text = if text.trim().is_empty() { "{}" } else { text };
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| format!("config is not valid JSON: {e}"))?;
-        let root = root.as_object().ok_or("config must be a table (JSON object)")?;
-        if let Some(key) = root.keys().find(|k| !KEYS.split(", ").any(|x| x.trim() == k.as_str())) {
-            return Err(format!("unknown config key '{key}': expected one of {KEYS}"));
-        }
+        let root = &wasp_sdk::config::table(text, KEYS)?;
         let get = |k: &str| root.get(k);
-        let features = match get("features") {
-            None => return Err("'features' is required: a list of numeric field names".into()),
-            Some(v) => {
-                let err = || "'features' must be a non-empty list of field names".to_string();
-                let list = v.as_array().filter(|a| !a.is_empty()).ok_or_else(err)?;
-                let mut out: Vec<String> = Vec::new();
-                for f in list {
-                    let f = f.as_str().filter(|s| !s.is_empty()).ok_or_else(err)?;
-                    if out.iter().any(|o| o == f) {
-                        return Err(format!("'features' names '{f}' twice"));
-                    }
-                    out.push(f.to_owned());
-                }
-                out
-            }
-        };
+        let features = wasp_sdk::config::field_names(root, "features")?;
         let field = |k: &str, default: &str| match get(k) {
             Some(v) => string(k, v),
             None => Ok(default.to_owned()),

@@ -11,6 +11,7 @@
 //! plain `cargo test`.
 #![deny(missing_docs)]
 
+pub mod config;
 mod host;
 
 pub use host::{counter_add, log, state};
