@@ -39,10 +39,10 @@ pub struct Limits {
     /// and counted, so a plugin that logs per record cannot flood the
     /// host's log or slow it down. 1 000 keeps `print` debugging usable.
     pub log_lines_per_second: u32,
-    /// The clocks a WASI plugin sees: `frozen` (default: wall and
-    /// monotonic clocks read 0, so output depends only on input, config and
-    /// state) or `real` (the host's clocks; an explicit grant for runtimes
-    /// that refuse to start on a stopped clock, such as Go's).
+    /// The clocks a WASI plugin sees: `frozen` (default: the wall clock
+    /// reads 0, the monotonic clock one second, so output depends only on
+    /// input, config and state; not 0, because Go's runtime refuses a zero
+    /// monotonic clock) or `real` (the host's clocks, an explicit grant).
     pub clock: ClockGrant,
 }
 
@@ -50,7 +50,7 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClockGrant {
-    /// Both clocks read 0.
+    /// The wall clock at the Unix epoch, the monotonic clock at one second.
     #[default]
     Frozen,
     /// The host's wall and monotonic clocks.
