@@ -5,39 +5,23 @@ Built by `scripts/build-python-plugins` with componentize-py; the bindings
 are generated at build time and not kept in the repository.
 """
 
-from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import log, types
+from wit_world.imports import types
 
 from transform import ConfigError, JsonTransform, Reject
-
-# The configured stage. A component instance is single-threaded and the host
-# calls `init` before anything else; a failed `init` keeps the previous value.
-_stage = None
+from wasp_adapter import Adapter
 
 
-class Processor(exports.Processor):
-    def info(self) -> types.PluginInfo:
-        return types.PluginInfo(
-            name="json-transform",
-            version="0.1.0",
-            description="require, select, scale, rename and set fields of JSON records",
-        )
+class Processor(Adapter, exports.Processor):
+    name = "json-transform"
+    version = "0.1.0"
+    description = "require, select, scale, rename and set fields of JSON records"
+    config_error = ConfigError
 
-    def init(self, config: str) -> None:
-        global _stage
-        try:
-            stage = JsonTransform(config)
-        except ConfigError as e:
-            raise Err(str(e))
-        log.log(types.Level.INFO, stage.describe())
-        _stage = stage
+    def make(self, config: str):
+        return JsonTransform(config)
 
-    def process(self, info: types.BatchInfo, batch: list) -> list:
-        stage = _stage
-        if stage is None:
-            # A host bug, not bad input: trap like the Rust SDK does.
-            raise RuntimeError("wasp host called the plugin before init")
+    def process_batch(self, stage, batch: list) -> list:
         verdicts = []
         for message in batch:
             try:
@@ -45,6 +29,3 @@ class Processor(exports.Processor):
             except Reject as r:
                 verdicts.append(types.Verdict_Reject(r.reason))
         return verdicts
-
-    def learn(self, info: types.BatchInfo, batch: list) -> list:
-        return [types.Verdict_Drop() for _ in batch]

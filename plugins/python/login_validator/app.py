@@ -5,38 +5,26 @@ Built by `scripts/build-python-plugins` with componentize-py; the bindings
 are generated at build time and not kept in the repository.
 """
 
-from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import log, metrics, types
+from wit_world.imports import metrics, types
 
 from validate import ConfigError, LoginValidator, Reject
+from wasp_adapter import Adapter
 
-_stage = None
 
+class Processor(Adapter, exports.Processor):
+    name = "login-validator"
+    version = "0.1.0"
+    description = "checks username and password rules of login events; invalid ones go to feedback"
+    config_error = ConfigError
 
-class Processor(exports.Processor):
-    def info(self) -> types.PluginInfo:
-        return types.PluginInfo(
-            name="login-validator",
-            version="0.1.0",
-            description="checks username and password rules of login events; invalid ones go to feedback",
-        )
-
-    def init(self, config: str) -> None:
-        global _stage
-        try:
-            stage = LoginValidator(config)
-        except ConfigError as e:
-            raise Err(str(e))
-        log.log(types.Level.INFO, stage.describe())
+    def make(self, config: str):
+        stage = LoginValidator(config)
         # print() works too: the host logs plugin stdout under the stage's name.
         print("login-validator ready")
-        _stage = stage
+        return stage
 
-    def process(self, info: types.BatchInfo, batch: list) -> list:
-        stage = _stage
-        if stage is None:
-            raise RuntimeError("wasp host called the plugin before init")
+    def process_batch(self, stage, batch: list) -> list:
         verdicts = []
         invalid = 0
         for message in batch:
@@ -55,6 +43,3 @@ class Processor(exports.Processor):
         if invalid:
             metrics.counter_add("invalid_logins", invalid)
         return verdicts
-
-    def learn(self, info: types.BatchInfo, batch: list) -> list:
-        return [types.Verdict_Drop() for _ in batch]
