@@ -12,24 +12,16 @@
 //   set       = { ingested = true }   constant fields, added or overwritten
 // Steps run in that order; new fields are appended after existing ones.
 
+import { ConfigError, Reject, configTable, isTable, recordObject } from '../_shared/adapter.js';
+
+export { ConfigError, Reject };
+
 const KEYS = ['concat', 'domain', 'lowercase', 'set'];
-
-export class ConfigError extends Error {}
-export class Reject extends Error {}
-
-const isTable = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isNames = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 /** Parse and check the stage config; throws ConfigError naming the key. */
 export function parseConfig(text) {
-  const src = text && text.trim() ? text : '{}';
-  let root;
-  try {
-    root = JSON.parse(src);
-  } catch (e) {
-    throw new ConfigError(`config is not valid JSON: ${e.message}`);
-  }
-  if (!isTable(root)) throw new ConfigError('config must be a table (JSON object)');
+  const root = configTable(text);
   const cfg = { concat: [], domain: [], lowercase: [], set: [] };
   for (const [key, v] of Object.entries(root)) {
     switch (key) {
@@ -79,16 +71,7 @@ export function describe(cfg) {
 
 /** Enrich one record value (a JSON string); returns the new JSON string or throws Reject. */
 export function enrich(cfg, text) {
-  if (text === undefined || text === null || text === '') {
-    throw new Reject('empty value: expected a JSON object');
-  }
-  let rec;
-  try {
-    rec = JSON.parse(text);
-  } catch (e) {
-    throw new Reject(`value is not valid JSON: ${e.message}`);
-  }
-  if (!isTable(rec)) throw new Reject('value is not a JSON object');
+  const rec = recordObject(text);
   for (const [name, fields, sep] of cfg.concat) {
     const parts = fields.map((f) => rec[f]).filter((p) => typeof p === 'string' && p !== '');
     if (parts.length) rec[name] = parts.join(sep);

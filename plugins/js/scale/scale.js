@@ -13,10 +13,9 @@
 // bytes: JSON.stringify prints a whole float as `4`, serde_json as `4.0`,
 // and JavaScript objects list integer-like keys first.
 
-export class ConfigError extends Error {}
-export class Reject extends Error {}
+import { ConfigError, Reject, configTable, isTable, recordObject } from '../_shared/adapter.js';
 
-const isTable = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+export { ConfigError, Reject };
 
 function rule(field, spec) {
   if (!isTable(spec)) throw new ConfigError(`'scale.${field}' must be a table with multiply and/or offset`);
@@ -31,14 +30,7 @@ function rule(field, spec) {
 
 /** Parse and check the stage config; throws ConfigError naming the key. */
 export function parseConfig(text) {
-  const src = text && text.trim() ? text : '{}';
-  let root;
-  try {
-    root = JSON.parse(src);
-  } catch (e) {
-    throw new ConfigError(`config is not valid JSON: ${e.message}`);
-  }
-  if (!isTable(root)) throw new ConfigError('config must be a table (JSON object)');
+  const root = configTable(text);
   const rules = [];
   for (const [key, v] of Object.entries(root)) {
     if (key !== 'scale') {
@@ -55,16 +47,7 @@ export function parseConfig(text) {
 
 /** Scale one record value (a JSON string); returns the new JSON string or throws Reject. */
 export function scale(rules, text) {
-  if (text === undefined || text === null || text === '') {
-    throw new Reject('empty value: expected a JSON object');
-  }
-  let rec;
-  try {
-    rec = JSON.parse(text);
-  } catch (e) {
-    throw new Reject(`value is not valid JSON: ${e.message}`);
-  }
-  if (!isTable(rec)) throw new Reject('value is not a JSON object');
+  const rec = recordObject(text);
   for (const { field, multiply, offset } of rules) {
     if (!Object.hasOwn(rec, field)) continue;
     const x = rec[field];
