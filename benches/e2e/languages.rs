@@ -44,34 +44,18 @@ pub struct Language {
     pub tag: &'static str,
     /// The component in `plugins/dist`, without `.wasm`.
     pub plugin: &'static str,
-    /// Default backlog: about 2–5 s of work at the rates measured here.
+    /// Default backlog: about 1–3 s of work at the rates measured here.
     pub records: usize,
-    /// Lines of the stage's `[stage.limits]` table the runtime needs.
-    pub limits: &'static str,
 }
 
 /// Every language wasp has plugins in: compiled ones first, then those
 /// whose component carries an interpreter.
 pub const LANGUAGES: [Language; 5] = [
-    Language { name: "Rust", tag: "rust", plugin: "json-transform", records: 300_000, limits: "" },
-    Language { name: "C", tag: "c", plugin: "scale-c", records: 200_000, limits: "" },
-    // Go's runtime refuses to start on the sandbox's frozen clock
-    // (docs/languages.md), so its stage is granted the real one.
-    Language {
-        name: "Go",
-        tag: "go",
-        plugin: "scale-go",
-        records: 100_000,
-        limits: "clock = \"real\"\n",
-    },
-    Language { name: "JavaScript", tag: "js", plugin: "scale-js", records: 100_000, limits: "" },
-    Language {
-        name: "Python",
-        tag: "python",
-        plugin: "json-transform-py",
-        records: 100_000,
-        limits: "",
-    },
+    Language { name: "Rust", tag: "rust", plugin: "json-transform", records: 300_000 },
+    Language { name: "C", tag: "c", plugin: "scale-c", records: 200_000 },
+    Language { name: "Go", tag: "go", plugin: "scale-go", records: 200_000 },
+    Language { name: "JavaScript", tag: "js", plugin: "scale-js", records: 100_000 },
+    Language { name: "Python", tag: "python", plugin: "json-transform-py", records: 100_000 },
 ];
 
 /// The language of `tag`.
@@ -82,14 +66,12 @@ pub fn by_tag(tag: &str) -> Result<&'static Language> {
     })
 }
 
-/// A one-stage pipeline file body running `plugin` with the language's
-/// limits and the workload's config; `wasp run` gets topics on top.
-pub fn stage_toml(lang: Option<&Language>, workload: Workload, plugin: &Path) -> String {
-    let limits = lang.map_or("", |l| l.limits);
-    let limits =
-        if limits.is_empty() { String::new() } else { format!("[stage.limits]\n{limits}") };
+/// A one-stage pipeline file body running `plugin` with the workload's
+/// config and the default limits (every language gets the same sandbox);
+/// `wasp run` gets topics on top.
+pub fn stage_toml(workload: Workload, plugin: &Path) -> String {
     format!(
-        "[[stage]]\nname = \"{}\"\nplugin = \"{}\"\n{limits}[stage.config]\n{}",
+        "[[stage]]\nname = \"{}\"\nplugin = \"{}\"\n[stage.config]\n{}",
         workload.tag(),
         plugin.display(),
         workload.config_toml()
@@ -186,7 +168,7 @@ pub fn measure_memory(
     let toml = format!(
         "name = \"memory-{}\"\n[batch]\nmax_records = {batch}\n{}",
         lang.tag,
-        stage_toml(Some(lang), Workload::Scale, plugin)
+        stage_toml(Workload::Scale, plugin)
     );
     std::fs::write(&file, toml)?;
     let out = Command::new(me)
@@ -302,8 +284,13 @@ fn size(bytes: u64) -> String {
     }
 }
 
+/// Memory in MiB, or KiB below 1 MiB (the compiled languages' instances).
 fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    if bytes < 1024.0 * 1024.0 {
+        format!("{:.0} KiB", bytes / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    }
 }
 
 /// The languages section of the report: the full table, then the short one

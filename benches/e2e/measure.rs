@@ -298,7 +298,7 @@ fn pipeline_file(env: &Env, run: &Run, name: &str, topics: &Topics) -> Result<Pa
         run.batch,
         props(&env.consumer),
         props(&env.producer),
-        languages::stage_toml(run.language, run.workload, &plugin),
+        languages::stage_toml(run.workload, &plugin),
     );
     let path = env.logs.join(format!("{name}.toml"));
     std::fs::write(&path, toml)?;
