@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -445,9 +446,33 @@ static void write_string(json_buf *b, const char *s, size_t n) {
 /* Shortest decimal digits of x (> 0, finite) that read back to x:
  * digits into d (NUL-terminated, no trailing zeros), returns the decimal
  * exponent e such that x = 0.d1d2d3... * 10^(e+1) = d1.d2d3... * 10^e. */
+/* The digits of buf ("d.ddde[+-]xx" or "de[+-]xx") into d without trailing
+ * zeros; returns the exponent. */
+static int digits_of(const char *buf, char *d) {
+    const char *e = strchr(buf, 'e');
+    size_t n = 0;
+    for (const char *q = buf; q < e; q++)
+        if (*q >= '0' && *q <= '9') d[n++] = *q;
+    while (n > 1 && d[n - 1] == '0') n--;
+    d[n] = 0;
+    return atoi(e + 1);
+}
+
 static int shortest(double x, char *d) {
     char buf[40];
-    for (int prec = 1; prec <= 17; prec++) {
+    int start = 1;
+    /* Most doubles have a form of at most 15 digits. For a normal double
+     * such a form lies within half an ulp (2^-53 of x) of x, far inside half
+     * a step of the 15-digit grid (over 5e-16 of x), so x rounded to 15
+     * digits is that form padded with zeros: one try instead of up to 15.
+     * When it does not read back, no form of 15 digits or fewer does.
+     * (Subnormals have wider ulps and take the long way.) */
+    if (x >= DBL_MIN) {
+        snprintf(buf, sizeof buf, "%.14e", x);
+        if (strtod(buf, NULL) == x) return digits_of(buf, d);
+        start = 16;
+    }
+    for (int prec = start; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
         if (strtod(buf, NULL) != x) {
             /* The correctly rounded prec-digit number misses; a neighbour
@@ -473,24 +498,11 @@ static int shortest(double x, char *d) {
             }
             if (!found) continue;
         }
-        /* buf is "d.ddde[+-]xx" or "de[+-]xx". */
-        char *e = strchr(buf, 'e');
-        int exp = atoi(e + 1);
-        size_t n = 0;
-        for (char *q = buf; q < e; q++)
-            if (*q >= '0' && *q <= '9') d[n++] = *q;
-        while (n > 1 && d[n - 1] == '0') n--;
-        d[n] = 0;
-        return exp;
+        return digits_of(buf, d);
     }
     /* Unreachable: 17 significant digits always round-trip. */
     snprintf(buf, sizeof buf, "%.16e", x);
-    char *e = strchr(buf, 'e');
-    size_t n = 0;
-    for (char *q = buf; q < e; q++)
-        if (*q >= '0' && *q <= '9') d[n++] = *q;
-    d[n] = 0;
-    return atoi(e + 1);
+    return digits_of(buf, d);
 }
 
 void json_write_float(json_buf *b, double x) {
