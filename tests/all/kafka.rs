@@ -271,9 +271,9 @@ fn a_ten_second_broker_outage_loses_nothing() {
     // Not `--max-records`: the pause outlives the 6 s session, so the commit
     // of the revoked partitions fails and the records after the last commit
     // are processed again (at-least-once); they would count toward the limit
-    // and stop the run short of the last ids. Idle for longer than the
-    // outage instead.
-    let w = Wasp::start(&p, &["--until-idle", "25"], "run");
+    // and stop the run short of the last ids. Stop when idle instead, for
+    // far longer than the outage plus a group rejoin (a few seconds here).
+    let w = Wasp::start(&p, &["--until-idle", "40"], "run");
     assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
     let topic = input.clone();
     let producer =
