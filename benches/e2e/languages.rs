@@ -30,10 +30,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use wasp::config::PipelineConfig;
-use wasp::metrics::StageMetrics;
-use wasp::runtime::bindings::{BatchInfo, Message, Verdict};
-use wasp::runtime::{Engine, EngineOptions, InstanceContext, Plugin, PluginInstance};
-use wasp::state::{StateScope, StateStore};
+use wasp::runtime::bindings::{Message, Verdict};
+use wasp::runtime::{Engine, EngineOptions, Plugin, PluginInstance};
 
 /// A plugin language and its plugin for `Workload::Scale`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -200,34 +198,21 @@ fn start(
     stage: &wasp::config::StageConfig,
     n: usize,
 ) -> Result<PluginInstance> {
-    let ctx = InstanceContext {
-        stage: format!("{}-{n}", stage.name),
-        config_json: stage.config_json(),
-        limits: stage.limits,
-        state: StateScope::new(StateStore::in_memory(), "memory", &stage.name),
-        metrics: Arc::new(StageMetrics::default()),
-    };
+    let ctx =
+        crate::common::context(&format!("{}-{n}", stage.name), &stage.config_json(), stage.limits);
     let mut inst = plugin.instantiate(ctx)?;
-    inst.set_partition("memory", 0);
+    let info = crate::common::info();
+    inst.set_partition(&info.topic, info.partition);
     Ok(inst)
 }
 
 /// Process the warm-up batches; every record must come out scaled.
 fn warm_up(inst: &mut PluginInstance, batch: usize) -> Result<()> {
-    let info = BatchInfo { topic: "memory".into(), partition: 0 };
+    let info = crate::common::info();
     for b in 0..WARMUP_BATCHES {
-        let msgs: Vec<Message> = (0..batch)
-            .map(|i| {
-                let n = b * batch + i;
-                Message {
-                    offset: n as i64,
-                    timestamp: Some(1_718_000_000_000 + n as i64),
-                    key: Some(n.to_string().into_bytes()),
-                    value: Some(Workload::Scale.value(n)),
-                    headers: Vec::new(),
-                }
-            })
-            .collect();
+        // The records of `Workload::Scale`, with an 8-byte key.
+        let msgs: Vec<Message> =
+            (0..batch).map(|i| crate::common::record(b * batch + i, false)).collect();
         let verdicts = inst.process(&info, &msgs).map_err(|f| anyhow::anyhow!("{f}"))?;
         let scaled = verdicts.iter().filter(|v| matches!(v, Verdict::Value(_))).count();
         ensure!(scaled == batch, "warm-up: {scaled} of {batch} records scaled");

@@ -18,6 +18,10 @@
 //!
 //! Under `cargo test` (no `--bench` argument) it only checks its workloads.
 
+// The helpers every bench shares: the repository root, the sensor records,
+// instance contexts.
+#[path = "../common.rs"]
+mod common;
 mod languages;
 mod measure;
 mod peers;
@@ -126,10 +130,6 @@ struct Options {
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = if args.get(1).map(String::as_str) == Some("--child") {
@@ -171,7 +171,7 @@ fn smoke() -> Result<()> {
 fn harness(opts: Options) -> Result<()> {
     let started = Instant::now();
     let load_before = report::load_average();
-    let root = root();
+    let root = common::root();
     let bootstrap =
         std::env::var("WASP_BOOTSTRAP_SERVERS").ok().filter(|s| !s.is_empty()).context(
             "WASP_BOOTSTRAP_SERVERS is not set: start the local broker with \

@@ -85,23 +85,10 @@ impl Workload {
     /// The value of record `i`.
     pub fn value(self, i: usize) -> Vec<u8> {
         match self {
-            Workload::Pass | Workload::Json | Workload::Scale => sensor(i),
+            Workload::Pass | Workload::Json | Workload::Scale => crate::common::json_value(i),
             Workload::Knn => iris(i),
         }
     }
-}
-
-/// A sensor reading of about 100 bytes, as in `benches/common.rs`.
-fn sensor(i: usize) -> Vec<u8> {
-    format!(
-        r#"{{"id":{},"sensor":"boiler-{}","temperature":{:.2},"humidity":{:.2},"ts":{},"ok":true}}"#,
-        100_000 + i,
-        i % 10,
-        18.0 + (i % 70) as f64 * 0.1,
-        40.0 + (i % 300) as f64 * 0.1,
-        1_718_000_000_000u64 + i as u64,
-    )
-    .into_bytes()
 }
 
 /// Iris rows (`[sepal_length, sepal_width, petal_length, petal_width, species]`
