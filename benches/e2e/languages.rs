@@ -183,11 +183,10 @@ pub fn measure_memory(
 
 /// `(Pss, Rss)` of this process, bytes.
 fn pss_rss() -> Result<(f64, f64)> {
-    let s = std::fs::read_to_string("/proc/self/smaps_rollup")?;
     let field = |name: &str| -> Result<f64> {
-        let line = s.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name}"))?;
-        let kib: f64 = line.split_whitespace().nth(1).context("no value")?.parse()?;
-        Ok(kib * 1024.0)
+        let kib = wasp::procfs::kib("/proc/self/smaps_rollup", name)
+            .with_context(|| format!("no {name} in /proc/self/smaps_rollup"))?;
+        Ok(kib as f64 * 1024.0)
     };
     Ok((field("Pss:")?, field("Rss:")?))
 }

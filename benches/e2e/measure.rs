@@ -369,9 +369,7 @@ struct Probe {
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    wasp::procfs::kib(&format!("/proc/{pid}/status"), "VmHWM:")
 }
 
 fn cpu_ticks(pid: u32) -> Option<u64> {

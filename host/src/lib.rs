@@ -23,6 +23,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod procfs;
 pub mod reload;
 pub mod router;
 pub mod runtime;

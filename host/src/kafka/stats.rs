@@ -74,8 +74,5 @@ impl RunStats {
 /// MiB, rounded up; `None` where procfs is missing. Printed in the final
 /// summary so a run shows what hostile plugins cost the host at most.
 pub fn peak_rss_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib.div_ceil(1024))
+    Some(crate::procfs::kib("/proc/self/status", "VmHWM:")?.div_ceil(1024))
 }
