@@ -30,3 +30,4 @@ pub mod runtime;
 pub mod scaffold;
 pub mod signals;
 pub mod state;
+pub mod text;

@@ -745,14 +745,7 @@ impl Apply<'_> {
                 self.tally.rejected += 1;
                 // The reason becomes a dead-letter header: keep it a size a
                 // broker accepts, whatever the plugin sent.
-                if reason.len() > MAX_REJECT_REASON {
-                    let mut cut = MAX_REJECT_REASON;
-                    while !reason.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    reason.truncate(cut);
-                    reason.push_str("… (cut)");
-                }
+                crate::text::cut(&mut reason, MAX_REJECT_REASON, "… (cut)");
                 self.fail(out, "rejected", reason)
             }
         }

@@ -22,14 +22,7 @@ const MAX_REASON_LOG: usize = 512;
 /// `text` on one line, cut to about `max` bytes.
 fn one_line(text: &str, max: usize) -> String {
     let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.len() > max {
-        let mut cut = max;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        line.truncate(cut);
-        line.push('…');
-    }
+    crate::text::cut(&mut line, max, "…");
     line
 }
 
@@ -98,14 +91,7 @@ impl types::Host for HostState {}
 impl log::Host for HostState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("… (cut)");
-        }
+        crate::text::cut(&mut message, MAX_LOG_LINE, "… (cut)");
         if matches!(level, Level::Error) {
             self.last_error = Some(one_line(&message, MAX_REASON_LOG));
         }
