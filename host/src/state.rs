@@ -134,7 +134,10 @@ impl StateStore {
             return Err(StateFull { used, wanted: new - old, quota });
         }
         inner.map.insert(key, value);
-        inner.usage.insert(ns.to_string(), after);
+        // `usage(ns)` above made the entry; no key is allocated per set.
+        if let Some(u) = inner.usage.get_mut(ns) {
+            *u = after;
+        }
         self.dirty.store(true, Ordering::Relaxed);
         Ok(())
     }
