@@ -40,9 +40,9 @@ pub fn pass_mode(config: &str) -> Result<bool, String> {
     } else {
         config
     }) {
-        Ok(serde_json::Value::Object(m)) => match m.get("pass") {
-            None => Ok(false),
-            Some(serde_json::Value::Bool(b)) if m.len() == 1 => Ok(*b),
+        Ok(serde_json::Value::Object(m)) => match (m.len(), m.get("pass")) {
+            (0, _) => Ok(false),
+            (1, Some(serde_json::Value::Bool(b))) => Ok(*b),
             _ => Err("config takes one key, `pass` (true or false)".into()),
         },
         _ => Err("config must be a JSON object".into()),
