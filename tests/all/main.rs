@@ -9,6 +9,8 @@ mod contract;
 mod kafka;
 mod languages;
 mod ml;
+mod plot;
 mod polyglot;
 mod reload;
 mod sandbox;
+mod telemetry;
