@@ -16,7 +16,8 @@ fn iris_jsonl(dir: &Path) -> PathBuf {
     let d: Value =
         serde_json::from_slice(&std::fs::read(root().join("tests/data/knn/iris.json")).unwrap())
             .unwrap();
-    let names: Vec<&str> = d["features"].as_array().unwrap().iter().flat_map(Value::as_str).collect();
+    let names: Vec<&str> =
+        d["features"].as_array().unwrap().iter().flat_map(Value::as_str).collect();
     let mut lines = String::new();
     for (xs, ys) in [("train_x", "train_y"), ("test_x", "test_y")] {
         for (x, y) in d[xs].as_array().unwrap().iter().zip(d[ys].as_array().unwrap()) {

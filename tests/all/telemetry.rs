@@ -58,9 +58,8 @@ fn metrics_scraped_during_a_run_equal_what_reached_each_topic() {
     produce(&input, &recs, None);
     let dir = temp_dir("metrics");
     let extra = format!("feedback = \"{feedback}\"\nallowed = [\"{alerts}\"]");
-    let topics = format!(
-        "input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\"\n{extra}"
-    );
+    let topics =
+        format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\"\n{extra}");
     let p = pipeline(&dir, "metrics", &topics, &stage("route", "router", ""));
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
@@ -76,11 +75,8 @@ fn metrics_scraped_during_a_run_equal_what_reached_each_topic() {
         assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{head}");
         assert!(head.contains("text/plain; version=0.0.4"), "{head}");
         let m = samples(&body);
-        let committed: f64 = m
-            .iter()
-            .filter(|(k, _)| k.starts_with("wasp_committed_offset{"))
-            .map(|(_, v)| v)
-            .sum();
+        let committed: f64 =
+            m.iter().filter(|(k, _)| k.starts_with("wasp_committed_offset{")).map(|(_, v)| v).sum();
         if m.get("wasp_delivered_records_total") == Some(&50.0) && committed == 60.0 {
             break m;
         }
@@ -92,7 +88,10 @@ fn metrics_scraped_during_a_run_equal_what_reached_each_topic() {
     assert_eq!(out("named"), read_n(&alerts));
     assert_eq!(out("dead_letter"), read_n(&dlq));
     // And those are the numbers the routes above make.
-    assert_eq!([out("output"), out("feedback"), out("named"), out("dead_letter")], [20.0, 10.0, 10.0, 10.0]);
+    assert_eq!(
+        [out("output"), out("feedback"), out("named"), out("dead_letter")],
+        [20.0, 10.0, 10.0, 10.0]
+    );
     assert_eq!(m["wasp_input_records_total"], 60.0);
     assert_eq!(m["wasp_dropped_records_total"], 10.0);
     assert_eq!(m["wasp_delivery_errors_total"], 0.0);
@@ -130,7 +129,10 @@ fn a_busy_metrics_address_is_refused_with_what_to_do() {
         &stage("route", "router", ""),
     );
     let o = crate::common::wasp(&["run", p.to_str().unwrap(), "--metrics", &address]);
-    crate::common::assert_clean_failure(&o, &[&format!("cannot serve metrics on {address}"), "--metrics"]);
+    crate::common::assert_clean_failure(
+        &o,
+        &[&format!("cannot serve metrics on {address}"), "--metrics"],
+    );
 }
 
 /// Chromium from Debian's packages (scripts/setup --all installs it).
@@ -200,7 +202,8 @@ fn status_page_in_headless_chromium_shows_the_run_and_keeps_updating() {
     let topics = format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\"");
     let p = pipeline(&dir, "status", &topics, &stage("route", "router", ""));
     let port = free_port();
-    let wasp = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}"), "--until-idle", "90"], "run");
+    let wasp =
+        Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}"), "--until-idle", "90"], "run");
     let delivered = |n: f64| {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(90) {
@@ -238,7 +241,10 @@ fn status_page_in_headless_chromium_shows_the_run_and_keeps_updating() {
         assert!(dead.contains(&format!("route rejected id {id} is not wanted {input}/")), "{dead}");
     }
     let partitions = text_of(&dom, "partitions");
-    assert!(partitions.contains(&format!("{input} 0")) && partitions.contains(&format!("{input} 1")), "{partitions}");
+    assert!(
+        partitions.contains(&format!("{input} 0")) && partitions.contains(&format!("{input} 1")),
+        "{partitions}"
+    );
 
     // More records: a new load of the page shows the new totals.
     produce(&input, &batch(30), None);
@@ -264,7 +270,8 @@ fn status_page_in_headless_chromium_shows_the_run_and_keeps_updating() {
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
     assert_eq!((info.width, info.height), (1100, 900));
-    let dark = buf.chunks(info.color_type.samples()).filter(|p| p[..3].iter().all(|c| *c < 90)).count();
+    let dark =
+        buf.chunks(info.color_type.samples()).filter(|p| p[..3].iter().all(|c| *c < 90)).count();
     assert!(dark > 2_000, "the screenshot shows text ({dark} dark pixels)");
 
     wasp.sigterm();

@@ -45,7 +45,10 @@ pub fn draw(labels: &[String], matrix: &[Vec<u64>], subtitle: &str) -> Result<Im
             .margin_right(40)
             .x_label_area_size(bottom)
             .y_label_area_size(left)
-            .build_cartesian_2d(Ticks::new(0.0..n_f, centres.clone()), Ticks::new(0.0..n_f, centres))?;
+            .build_cartesian_2d(
+                Ticks::new(0.0..n_f, centres.clone()),
+                Ticks::new(0.0..n_f, centres),
+            )?;
         let at = |v: f64| (v.floor().max(0.0) as usize).min(n - 1);
         let x_label = |v: &f64| clip(labels.get(at(*v)).map_or("", String::as_str), max_chars);
         let y_label = |v: &f64| clip(labels.get(n - 1 - at(*v)).map_or("", String::as_str), 28);
@@ -71,10 +74,16 @@ pub fn draw(labels: &[String], matrix: &[Vec<u64>], subtitle: &str) -> Result<Im
         }
         let y0 = |t: usize| n_f - t as f64;
         chart.draw_series(cells.iter().map(|&(t, p, _, share)| {
-            Rectangle::new([(p as f64, y0(t)), (p as f64 + 1.0, y0(t) - 1.0)], blues(share).filled())
+            Rectangle::new(
+                [(p as f64, y0(t)), (p as f64 + 1.0, y0(t) - 1.0)],
+                blues(share).filled(),
+            )
         }))?;
         chart.draw_series(cells.iter().map(|&(t, p, _, _)| {
-            Rectangle::new([(p as f64, y0(t)), (p as f64 + 1.0, y0(t) - 1.0)], WHITE.stroke_width(1))
+            Rectangle::new(
+                [(p as f64, y0(t)), (p as f64 + 1.0, y0(t) - 1.0)],
+                WHITE.stroke_width(1),
+            )
         }))?;
         let centre = Pos::new(HPos::Center, VPos::Center);
         let big = if cell >= 100 { 30.0 } else { 16.0 };

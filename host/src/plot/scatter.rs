@@ -64,7 +64,8 @@ pub fn class_colours(dots: &[Dot], chosen: &[(String, RGBColor)]) -> Vec<(String
 
 /// The range of `values` with some room either side.
 fn span(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return 0.0..1.0;
     }
@@ -139,8 +140,8 @@ mod tests {
 
     #[test]
     fn each_class_gets_its_colour_in_proportion_to_its_points() {
-        let dots = [row("virginica", 20, 0.0), row("setosa", 5, 1.0), row("versicolor", 10, 2.0)]
-            .concat();
+        let dots =
+            [row("virginica", 20, 0.0), row("setosa", 5, 1.0), row("versicolor", 10, 2.0)].concat();
         let colours = class_colours(&dots, &[]);
         let by = |c: &str| colours.iter().find(|(k, _)| k == c).unwrap().1;
         // The seed's colours, from the palette's order over sorted classes.

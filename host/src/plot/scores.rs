@@ -24,9 +24,8 @@ pub const WARMUP: RGBColor = RGBColor(236, 236, 236);
 /// The score between the highest normal and the lowest flagged one, when
 /// every flagged score is above every normal one.
 pub fn threshold(points: &[Point]) -> Option<f64> {
-    let scores = |flag: bool| {
-        points.iter().filter(move |p| p.flagged == Some(flag)).filter_map(|p| p.score)
-    };
+    let scores =
+        |flag: bool| points.iter().filter(move |p| p.flagged == Some(flag)).filter_map(|p| p.score);
     let max_normal = scores(false).fold(f64::NEG_INFINITY, f64::max);
     let min_flagged = scores(true).fold(f64::INFINITY, f64::min);
     (max_normal.is_finite() && min_flagged.is_finite() && max_normal < min_flagged)
@@ -88,9 +87,11 @@ pub fn draw(points: &[Point], score_field: &str, subtitle: &str) -> Result<Image
             .draw()?;
         let runs = warmups(points);
         chart
-            .draw_series(runs.iter().map(|&(a, b)| {
-                Rectangle::new([(a as f64, lo), (b as f64, hi)], WARMUP.filled())
-            }))?
+            .draw_series(
+                runs.iter().map(|&(a, b)| {
+                    Rectangle::new([(a as f64, lo), (b as f64, hi)], WARMUP.filled())
+                }),
+            )?
             .label("warm-up (not scored)")
             .legend(|(x, y)| Rectangle::new([(x - 8, y - 6), (x + 8, y + 6)], WARMUP.filled()));
         let at = |i: usize, s: f64| (i as f64 + 0.5, s);
@@ -116,7 +117,9 @@ pub fn draw(points: &[Point], score_field: &str, subtitle: &str) -> Result<Image
                     THRESHOLD.stroke_width(2),
                 ))?
                 .label(format!("threshold ≈ {th:.3}"))
-                .legend(|(x, y)| PathElement::new([(x - 10, y), (x + 10, y)], THRESHOLD.stroke_width(2)));
+                .legend(|(x, y)| {
+                    PathElement::new([(x - 10, y), (x + 10, y)], THRESHOLD.stroke_width(2))
+                });
         }
         let labelled = points.iter().any(|p| p.truth.is_some());
         let hits = pick(&|p| p.flagged == Some(true) && p.truth != Some(false));

@@ -128,7 +128,10 @@ mod tests {
         let image = draw(
             "wasp end to end",
             "2 cores",
-            &[panel(true, vec![s(1.0, 70.0), s(16.0, 200.0), s(256.0, 300.0)]), panel(false, vec![])],
+            &[
+                panel(true, vec![s(1.0, 70.0), s(16.0, 200.0), s(256.0, 300.0)]),
+                panel(false, vec![]),
+            ],
         )
         .unwrap();
         let png = decode(&image.png().unwrap());

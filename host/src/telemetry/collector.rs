@@ -124,8 +124,20 @@ impl Collector for RunCollector {
         let get = RunStats::get;
         let none = || Labels::new();
         let c = MetricType::Counter;
-        family(&mut e, INPUT_RECORDS, "Input records handed to partition workers", c, [(none(), counter(get(&s.records_in)))])?;
-        family(&mut e, PROCESSED_RECORDS, "Input records the pipeline finished", c, [(none(), counter(get(&s.processed)))])?;
+        family(
+            &mut e,
+            INPUT_RECORDS,
+            "Input records handed to partition workers",
+            c,
+            [(none(), counter(get(&s.records_in)))],
+        )?;
+        family(
+            &mut e,
+            PROCESSED_RECORDS,
+            "Input records the pipeline finished",
+            c,
+            [(none(), counter(get(&s.processed)))],
+        )?;
         let by_destination = [
             ("output", &s.output),
             ("feedback", &s.feedback),
@@ -134,9 +146,27 @@ impl Collector for RunCollector {
         ]
         .map(|(d, v)| (vec![("destination", d.to_string())], counter(get(v))));
         family(&mut e, OUTPUT_RECORDS, "Records written, by destination", c, by_destination)?;
-        family(&mut e, DROPPED_RECORDS, "Input records that produced nothing", c, [(none(), counter(get(&s.dropped)))])?;
-        family(&mut e, DELIVERED_RECORDS, "Records the broker acknowledged", c, [(none(), counter(get(&s.delivered)))])?;
-        family(&mut e, DELIVERY_ERRORS, "Records whose delivery failed for good", c, [(none(), counter(get(&s.delivery_failed)))])?;
+        family(
+            &mut e,
+            DROPPED_RECORDS,
+            "Input records that produced nothing",
+            c,
+            [(none(), counter(get(&s.dropped)))],
+        )?;
+        family(
+            &mut e,
+            DELIVERED_RECORDS,
+            "Records the broker acknowledged",
+            c,
+            [(none(), counter(get(&s.delivered)))],
+        )?;
+        family(
+            &mut e,
+            DELIVERY_ERRORS,
+            "Records whose delivery failed for good",
+            c,
+            [(none(), counter(get(&s.delivery_failed)))],
+        )?;
 
         let stages: Vec<_> = self.pipeline.stages.iter().map(|slot| slot.current()).collect();
         let per_stage = |name: &str| {
@@ -145,26 +175,64 @@ impl Collector for RunCollector {
                 .map(|st| (vec![("stage", st.name.clone())], counter(st.metrics.get(name))))
                 .collect::<Vec<_>>()
         };
-        family(&mut e, STAGE_RECORDS_IN, "Records a stage received", c, per_stage(metrics::RECORDS_IN))?;
-        family(&mut e, STAGE_RECORDS_OUT, "Records a stage passed on", c, per_stage(metrics::FORWARDED))?;
-        family(&mut e, STAGE_DEAD_LETTERS, "Input records a stage sent to the dead-letter topic", c, per_stage(metrics::DEAD_LETTERED))?;
-        family(&mut e, INSTANCE_RECYCLES, "Plugin instances rebuilt after a fault", c, per_stage(metrics::INSTANCE_RECYCLES))?;
+        family(
+            &mut e,
+            STAGE_RECORDS_IN,
+            "Records a stage received",
+            c,
+            per_stage(metrics::RECORDS_IN),
+        )?;
+        family(
+            &mut e,
+            STAGE_RECORDS_OUT,
+            "Records a stage passed on",
+            c,
+            per_stage(metrics::FORWARDED),
+        )?;
+        family(
+            &mut e,
+            STAGE_DEAD_LETTERS,
+            "Input records a stage sent to the dead-letter topic",
+            c,
+            per_stage(metrics::DEAD_LETTERED),
+        )?;
+        family(
+            &mut e,
+            INSTANCE_RECYCLES,
+            "Plugin instances rebuilt after a fault",
+            c,
+            per_stage(metrics::INSTANCE_RECYCLES),
+        )?;
         let faults = stages.iter().flat_map(|st| {
             FAULT_KINDS.iter().map(|(counter_name, kind)| {
                 let labels = vec![("stage", st.name.clone()), ("kind", kind.to_string())];
                 (labels, counter(st.metrics.get(counter_name)))
             })
         });
-        family(&mut e, STAGE_FAULTS, "Plugin calls or records that failed in a stage, by kind", c, faults)?;
+        family(
+            &mut e,
+            STAGE_FAULTS,
+            "Plugin calls or records that failed in a stage, by kind",
+            c,
+            faults,
+        )?;
         let plugin = stages.iter().flat_map(|st| {
-            st.metrics.plugin_counters().into_iter().map(|(name, v)| {
-                (vec![("stage", st.name.clone()), ("counter", name)], counter(v))
-            })
+            st.metrics
+                .plugin_counters()
+                .into_iter()
+                .map(|(name, v)| (vec![("stage", st.name.clone()), ("counter", name)], counter(v)))
         });
-        family(&mut e, PLUGIN_COUNTER, "Counters the plugins defined (at most 256 per stage)", c, plugin)?;
+        family(
+            &mut e,
+            PLUGIN_COUNTER,
+            "Counters the plugins defined (at most 256 per stage)",
+            c,
+            plugin,
+        )?;
         if let Some(r) = &self.reloader {
-            let reloads = [("applied", &r.reloads), ("refused", &r.refusals)]
-                .map(|(k, v)| (vec![("result", k.to_string())], counter(v.load(Ordering::Relaxed))));
+            let reloads = [("applied", &r.reloads), ("refused", &r.refusals)].map(|(k, v)| {
+                (vec![("result", k.to_string())], counter(v.load(Ordering::Relaxed)))
+            });
             family(&mut e, RELOADS, "Hot reloads of plugins and stage configs", c, reloads)?;
         }
 
@@ -173,13 +241,26 @@ impl Collector for RunCollector {
         let labels = |p: &crate::kafka::stats::PartitionStat| {
             vec![("topic", p.topic.clone()), ("partition", p.partition.to_string())]
         };
-        let lag = partitions.iter().filter(|p| p.lag >= 0).map(|p| (labels(p), ConstGauge::new(p.lag)));
-        family(&mut e, CONSUMER_LAG, "Records behind the end of a partition, as the consumer last saw it", g, lag)?;
+        let lag =
+            partitions.iter().filter(|p| p.lag >= 0).map(|p| (labels(p), ConstGauge::new(p.lag)));
+        family(
+            &mut e,
+            CONSUMER_LAG,
+            "Records behind the end of a partition, as the consumer last saw it",
+            g,
+            lag,
+        )?;
         let committed = partitions
             .iter()
             .filter(|p| p.committed_offset >= 0)
             .map(|p| (labels(p), ConstGauge::new(p.committed_offset)));
-        family(&mut e, COMMITTED_OFFSET, "The group's committed offset of a partition", g, committed)?;
+        family(
+            &mut e,
+            COMMITTED_OFFSET,
+            "The group's committed offset of a partition",
+            g,
+            committed,
+        )?;
         Ok(())
     }
 }

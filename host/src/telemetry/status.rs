@@ -52,7 +52,9 @@ impl StatusSource {
                 let dt = now.duration_since(*t).as_secs_f64();
                 offsets
                     .iter()
-                    .filter_map(|(k, v)| before.get(k).map(|b| (k.clone(), (v - b).max(0) as f64 / dt)))
+                    .filter_map(|(k, v)| {
+                        before.get(k).map(|b| (k.clone(), (v - b).max(0) as f64 / dt))
+                    })
                     .collect()
             }
             _ => BTreeMap::new(),
