@@ -363,13 +363,9 @@ fn harness(opts: Options) -> Result<()> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&results)?)?;
     std::fs::write(out.join("e2e.md"), &md)?;
     println!("{md}");
-    if let Some(py) = &python {
-        let png = out.join("e2e.png");
-        match peers::plot(py, &root, &json_path, &png) {
-            Ok(()) => eprintln!("e2e: plot in {}", png.display()),
-            Err(e) => eprintln!("e2e: no plot: {e:#}"),
-        }
-    }
+    let png = out.join("e2e.png");
+    results.chart()?.save(&png)?;
+    eprintln!("e2e: chart in {}", png.display());
     eprintln!(
         "e2e: report in {}, numbers in {}",
         out.join("e2e.md").display(),

@@ -1,5 +1,5 @@
-//! The Python peers (`scripts/peers/`): set up their pinned virtualenv,
-//! report its versions, and draw the plot from the results file.
+//! The Python peers (`scripts/peers/`): set up their pinned virtualenv and
+//! report its versions.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub fn setup(root: &Path) -> Result<PathBuf> {
 /// Versions of the interpreter and the packages the peers use.
 pub fn versions(python: &Path) -> String {
     let code = "import sys, importlib.metadata as m\n\
-        names = ['kafka-python', 'confluent-kafka', 'scikit-learn', 'numpy', 'matplotlib']\n\
+        names = ['kafka-python', 'confluent-kafka', 'scikit-learn', 'numpy']\n\
         print('Python ' + sys.version.split()[0] + ', ' + ', '.join(n + ' ' + m.version(n) for n in names))";
     Command::new(python)
         .args(["-c", code])
@@ -33,18 +33,4 @@ pub fn versions(python: &Path) -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// Draw `png` from the results `json` with matplotlib.
-pub fn plot(python: &Path, root: &Path, json: &Path, png: &Path) -> Result<()> {
-    let status = Command::new(python)
-        .arg(root.join("scripts/peers/plot.py"))
-        .arg(json)
-        .arg(png)
-        .status()
-        .context("running scripts/peers/plot.py")?;
-    if !status.success() {
-        bail!("scripts/peers/plot.py failed ({status})");
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The results of a harness run: the machine, the ratios against the
-//! baselines and peers, and the Markdown tables (printed and written to
-//! `target/bench/e2e.md`, with the raw numbers in `target/bench/e2e.json`).
+//! baselines and peers, the Markdown tables (printed and written to
+//! `target/bench/e2e.md`, with the raw numbers in `target/bench/e2e.json`)
+//! and the chart of the sweeps (`target/bench/e2e.png`).
 
 use crate::languages::LanguageRow;
 use crate::measure::{Measured, System};
@@ -280,6 +281,56 @@ impl Results {
             }
         }
         s
+    }
+}
+
+impl Results {
+    /// The sweeps as a chart: throughput against batch size and against
+    /// partitions (= workers), each point the median of its repetitions
+    /// with a bar from the lowest to the highest.
+    pub fn chart(&self) -> anyhow::Result<wasp::plot::Image> {
+        use wasp::plot::sweep::{draw, Panel, Sample};
+        let samples = |rows: &[Measured], x: fn(&Measured) -> f64| -> Vec<Sample> {
+            rows.iter()
+                .map(|r| {
+                    let (lo, hi) = match (r.samples.first(), r.samples.last()) {
+                        (Some(lo), Some(hi)) => (*lo, *hi),
+                        _ => (r.records_per_sec, r.records_per_sec),
+                    };
+                    Sample {
+                        x: x(r),
+                        median: r.records_per_sec / 1000.0,
+                        low: lo / 1000.0,
+                        high: hi / 1000.0,
+                    }
+                })
+                .collect()
+        };
+        let name = |rows: &[Measured]| rows.first().map_or("", |r| r.workload.name());
+        let y_desc = "thousand records/s (median, min–max)".to_string();
+        let panels = [
+            Panel {
+                title: format!("wasp {}, {} partitions", name(&self.batch_sweep), self.partitions),
+                x_desc: "batch.max_records".into(),
+                y_desc: y_desc.clone(),
+                log2: true,
+                samples: samples(&self.batch_sweep, |r| r.batch as f64),
+                annotate: |v| format!("{v:.0}k"),
+            },
+            Panel {
+                title: format!("wasp {}, batch {}", name(&self.scale_sweep), self.batch),
+                x_desc: "partitions = workers".into(),
+                y_desc,
+                log2: false,
+                samples: samples(&self.scale_sweep, |r| f64::from(r.partitions)),
+                annotate: |v| format!("{v:.0}k"),
+            },
+        ];
+        let subtitle = format!(
+            "{} cores shared with a local Tansu broker; load average {}",
+            self.machine.cores, self.load
+        );
+        draw("wasp end to end", &subtitle, &panels)
     }
 }
 

@@ -36,6 +36,10 @@ pub enum Command {
         /// Stop when no record arrived for this many seconds.
         #[arg(long)]
         until_idle: Option<f64>,
+        /// Serve Prometheus metrics at http://ADDRESS/metrics, e.g.
+        /// `127.0.0.1:9464` (loopback: this machine only). Off by default.
+        #[arg(long, value_name = "ADDRESS")]
+        metrics: Option<String>,
         /// Do not watch the pipeline and plugin files for changes (hot
         /// reload still works with `wasp reload`).
         #[arg(long)]
@@ -92,6 +96,9 @@ pub enum Command {
     /// a classification report and confusion matrix for a classifier, or
     /// precision/recall/F1 for an anomaly detector; `--png` draws it.
     Evaluate(Box<crate::evaluate::EvaluateArgs>),
+    /// Draw a scatter plot of two fields coloured by a third, from a
+    /// JSON-lines file or a topic, as a PNG.
+    Plot(Box<crate::plot::command::PlotArgs>),
     /// Check that a file is a valid wasp plugin, and optionally that it
     /// accepts a config.
     Check {

@@ -11,20 +11,19 @@
 //! `--truth`), the counts and precision, recall and F1 against the truth.
 //! `--json` prints the same numbers as one JSON object; `--png` draws the
 //! confusion matrix, or the anomaly scores over the stream with the
-//! anomalies marked (see [`plot`]).
+//! anomalies marked (see [`crate::plot`]).
 //!
 //! Metrics follow scikit-learn's definitions, with its default for an
 //! undefined ratio (no predictions of a class, say): 0.
 
 use crate::kafka::admin;
+use crate::plot::{self, Image};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
-
-pub mod plot;
 
 /// Arguments of `wasp evaluate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -139,6 +138,45 @@ pub fn load_topic(bootstrap: &str, topic: &str, idle: Duration) -> Result<Loaded
         }
     }
     Ok(loaded)
+}
+
+/// Where records are read from: a topic, else a JSON-lines file, else
+/// stdin (no file, or `-`).
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Read this topic from the beginning until quiet.
+    pub topic: Option<&'a str>,
+    /// Read this JSON-lines file.
+    pub input: Option<&'a std::path::Path>,
+    /// With a file: only the lines of this topic.
+    pub only_topic: Option<&'a str>,
+    /// Broker list, for a topic.
+    pub bootstrap_servers: &'a str,
+    /// Seconds without a record that end a topic.
+    pub idle: f64,
+}
+
+impl Input<'_> {
+    /// Read the records.
+    pub fn load(&self) -> Result<Loaded> {
+        Ok(match (self.topic, self.input) {
+            (Some(topic), _) => {
+                load_topic(self.bootstrap_servers, topic, Duration::from_secs_f64(self.idle))?
+            }
+            (None, Some(path)) if path.as_os_str() != "-" => {
+                let f = std::fs::File::open(path)
+                    .with_context(|| format!("cannot open input {}", path.display()))?;
+                let mut l = load_lines(std::io::BufReader::new(f), self.only_topic)?;
+                l.source = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                l
+            }
+            _ => {
+                let mut l = load_lines(std::io::stdin().lock(), self.only_topic)?;
+                l.source = "stdin".into();
+                l
+            }
+        })
+    }
 }
 
 fn clip(s: &str) -> String {
@@ -315,6 +353,18 @@ impl Classification {
             "weighted_avg": self.weighted_avg.json(),
             "confusion_matrix": self.matrix,
         })
+    }
+
+    /// The confusion matrix as a chart, with the accuracy and macro F1.
+    pub fn plot(&self, source: &str) -> Result<Image> {
+        let subtitle = format!(
+            "{}: {} records, accuracy {:.3}, macro F1 {:.3}",
+            plot::clip(source, 60),
+            self.evaluated,
+            self.accuracy,
+            self.macro_avg.f1
+        );
+        plot::confusion::draw(&self.labels, &self.matrix, &subtitle)
     }
 
     /// The text report: scikit-learn's `classification_report` layout,
@@ -524,6 +574,28 @@ impl Detection {
         ratio((self.true_positives + self.true_negatives) as f64, self.labelled as f64)
     }
 
+    /// The scores over the stream as a chart, with the metrics when the
+    /// records carry the truth.
+    pub fn plot(&self, source: &str, score_field: &str) -> Result<Image> {
+        let mut subtitle = format!(
+            "{}: {} records, {} scored, {} flagged",
+            plot::clip(source, 60),
+            self.points.len(),
+            self.scored,
+            self.flagged
+        );
+        if self.labelled > 0 {
+            subtitle.push_str(&format!(
+                "   precision {:.3}, recall {:.3}, F1 {:.3} ({} true anomalies among the scored)",
+                self.precision(),
+                self.recall(),
+                self.f1(),
+                self.actual
+            ));
+        }
+        plot::scores::draw(&self.points, score_field, &subtitle)
+    }
+
     /// The report as JSON; the metrics are null without labelled records.
     pub fn to_json(&self) -> Value {
         let m = |x: f64| if self.labelled > 0 { Value::from(x) } else { Value::Null };
@@ -603,23 +675,14 @@ impl Detection {
 
 /// `wasp evaluate`: load, score, print, and draw when asked.
 pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
-    let loaded = match (&args.topic, &args.input) {
-        (Some(topic), _) => {
-            load_topic(&args.bootstrap_servers, topic, Duration::from_secs_f64(args.idle))?
-        }
-        (None, Some(path)) if path.as_os_str() != "-" => {
-            let f = std::fs::File::open(path)
-                .with_context(|| format!("cannot open input {}", path.display()))?;
-            let mut l = load_lines(std::io::BufReader::new(f), args.only_topic.as_deref())?;
-            l.source = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            l
-        }
-        _ => {
-            let mut l = load_lines(std::io::stdin().lock(), args.only_topic.as_deref())?;
-            l.source = "stdin".into();
-            l
-        }
+    let from = Input {
+        topic: args.topic.as_deref(),
+        input: args.input.as_deref(),
+        only_topic: args.only_topic.as_deref(),
+        bootstrap_servers: &args.bootstrap_servers,
+        idle: args.idle,
     };
+    let loaded = from.load()?;
     let fields: Vec<&str> = match (&args.label, &args.prediction, &args.status) {
         (Some(l), Some(p), _) => vec![l, p],
         (_, _, Some(s)) => vec![s],
@@ -659,7 +722,7 @@ pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
             c.write_text(out, &what)?;
         }
         if let Some(png) = &args.png {
-            plot::confusion_matrix(&c, &loaded.source, png)?;
+            c.plot(&loaded.source)?.save(png)?;
             eprintln!("evaluate: wrote {}", png.display());
         }
     } else if let Some(status) = &args.status {
@@ -682,7 +745,7 @@ pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
             d.write_text(out, &what)?;
         }
         if let Some(png) = &args.png {
-            plot::anomaly_scores(&d, &loaded.source, &args.score, png)?;
+            d.plot(&loaded.source, &args.score)?.save(png)?;
             eprintln!("evaluate: wrote {}", png.display());
         }
     }

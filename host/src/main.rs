@@ -50,13 +50,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Run { pipeline, max_records, until_idle, no_watch } => {
+        Command::Run { pipeline, max_records, until_idle, metrics, no_watch } => {
             let cfg = PipelineConfig::load(&pipeline)?;
             let opts = RunOptions {
                 max_records,
                 until_idle: until_idle.map(Duration::from_secs_f64),
                 pipeline_file: Some(pipeline.clone()),
                 watch: !no_watch,
+                metrics,
             };
             let shutdown = Arc::new(AtomicBool::new(false));
             wasp::signals::on_shutdown(shutdown.clone())?;
@@ -114,6 +115,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => {
             let stdout = std::io::stdout();
             wasp::evaluate::run(&args, &mut stdout.lock())
+        }
+        Command::Plot(args) => {
+            eprintln!("plot: {}", wasp::plot::command::run(&args)?);
+            Ok(())
         }
         Command::Check { plugin, config } => {
             let engine = Engine::new(&EngineOptions::default())?;

@@ -115,6 +115,12 @@ impl StageMetrics {
         }
     }
 
+    /// The counters the plugin defined, by name.
+    pub fn plugin_counters(&self) -> Vec<(String, u64)> {
+        let plugin = self.plugin.lock().unwrap_or_else(|p| p.into_inner());
+        plugin.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     /// Every non-zero counter, built-in first then plugin-defined (prefixed
     /// with `plugin.`).
     pub fn snapshot(&self) -> Vec<(String, u64)> {
@@ -124,8 +130,7 @@ impl StageMetrics {
             .map(|(n, v)| (n.to_string(), v.load(Ordering::Relaxed)))
             .filter(|(_, v)| *v > 0)
             .collect();
-        let plugin = self.plugin.lock().unwrap_or_else(|p| p.into_inner());
-        out.extend(plugin.iter().map(|(k, v)| (format!("plugin.{k}"), *v)));
+        out.extend(self.plugin_counters().into_iter().map(|(k, v)| (format!("plugin.{k}"), v)));
         out
     }
 }

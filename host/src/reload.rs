@@ -81,7 +81,11 @@ pub struct Reloader {
     pub reloads: AtomicU64,
     /// Refused versions.
     pub refusals: AtomicU64,
+    history: Mutex<std::collections::VecDeque<(SystemTime, String)>>,
 }
+
+/// Reload outcomes [`Reloader::history`] keeps.
+pub const RELOAD_HISTORY: usize = 20;
 
 impl Reloader {
     /// A reloader for `pipeline`, loaded from `config` at `config_path`.
@@ -99,6 +103,7 @@ impl Reloader {
             lock: Mutex::new(()),
             reloads: AtomicU64::new(0),
             refusals: AtomicU64::new(0),
+            history: Mutex::default(),
         }
     }
 
@@ -108,7 +113,12 @@ impl Reloader {
     pub fn reload(&self) -> Vec<Outcome> {
         let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let outcomes = self.reload_inner();
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
         for o in &outcomes {
+            if history.len() == RELOAD_HISTORY {
+                history.pop_front();
+            }
+            history.push_back((SystemTime::now(), o.to_string()));
             match o {
                 Outcome::Swapped { .. } => {
                     self.reloads.fetch_add(1, Ordering::Relaxed);
@@ -121,6 +131,11 @@ impl Reloader {
             }
         }
         outcomes
+    }
+
+    /// The latest reload outcomes with their time, oldest first.
+    pub fn history(&self) -> Vec<(SystemTime, String)> {
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
     fn reload_inner(&self) -> Vec<Outcome> {

@@ -10,6 +10,8 @@ mod contract_v2;
 mod kafka;
 mod languages;
 mod ml;
+mod plot;
 mod polyglot;
 mod reload;
 mod sandbox;
+mod telemetry;

@@ -663,7 +663,7 @@ fn evaluate_reports_exact_numbers_on_a_handmade_example() {
         "{r}"
     );
     assert!(close(&r["accuracy"], 7. / 10.));
-    assert_eq!(png_size(&std::fs::read(&png).unwrap()), (1400, 640));
+    assert_eq!(png_size(&std::fs::read(&png).unwrap()), (1400, 680));
 
     // A mistyped field is named, with the fields that exist.
     let o = wasp(&["evaluate", "--input", input.to_str().unwrap(), "--status", "state"]);

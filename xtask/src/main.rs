@@ -5,6 +5,9 @@
 //! `rustc-web` with `-Zbuild-std` where the target cannot be downloaded), then
 //! turns each core module into a component, then builds the non-Rust plugins
 //! with their own scripts. It is idempotent: unchanged inputs cost seconds.
+//!
+//! `cargo xtask plugins --rust-only` builds the Rust plugins alone: what the
+//! demo's pipelines use, with no Python, JavaScript, C or Go toolchain.
 
 mod rust_guests;
 mod toolchain;
@@ -15,10 +18,15 @@ use std::process::Command;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("plugins") => build_all(&root()),
+    let flags: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    match (args.first().map(String::as_str), flags.as_slice()) {
+        (Some("plugins"), []) => build_all(&root(), false),
+        (Some("plugins"), ["--rust-only"]) => build_all(&root(), true),
         _ => {
-            eprintln!("usage: cargo xtask plugins\n  builds every plugin into plugins/dist/");
+            eprintln!(
+                "usage: cargo xtask plugins [--rust-only]\n  builds every plugin into \
+                 plugins/dist/ (--rust-only: the Rust plugins only)"
+            );
             std::process::exit(2);
         }
     }
@@ -29,12 +37,15 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
 }
 
-fn build_all(root: &Path) -> Result<()> {
+fn build_all(root: &Path, rust_only: bool) -> Result<()> {
     let dist = root.join("plugins/dist");
     std::fs::create_dir_all(&dist).with_context(|| format!("creating {}", dist.display()))?;
     let built = rust_guests::build(root, &dist)?;
     for p in &built {
         println!("built {}", p.display());
+    }
+    if rust_only {
+        return Ok(());
     }
     run_script(root, "scripts/build-python-plugins")?;
     run_script(root, "scripts/build-js-plugins")?;

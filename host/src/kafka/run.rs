@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub pipeline_file: Option<std::path::PathBuf>,
     /// Watch the files (hot reload on change); `wasp reload` works either way.
     pub watch: bool,
+    /// Serve Prometheus metrics on this `HOST:PORT` (`crate::telemetry`).
+    pub metrics: Option<String>,
 }
 
 /// How long shutdown waits for the broker to acknowledge queued records.
@@ -162,6 +164,25 @@ pub fn run(
         }
         reloader = Some(r);
     }
+    let _metrics = match &opts.metrics {
+        Some(address) => {
+            let collector = crate::telemetry::collector::RunCollector::new(
+                stats.clone(),
+                pipeline.clone(),
+                reloader.clone(),
+            );
+            let status = crate::telemetry::status::StatusSource::new(
+                stats.clone(),
+                pipeline.clone(),
+                reloader.clone(),
+            );
+            let server = crate::telemetry::Server::start(address, collector.registry(), status)?;
+            let at = server.address();
+            tracing::info!("metrics on http://{at}/metrics, status page on http://{at}/");
+            Some(server)
+        }
+        None => None,
+    };
     let router = Router::new(&cfg.topics);
     let sink = Arc::new(Sink::new(
         &super::producer_config(cfg),

@@ -2,7 +2,7 @@
 //! the partition's offset tracker when the broker acknowledged it.
 
 use super::partitions::PartitionCounts;
-use super::stats::RunStats;
+use super::stats::{DeadLetterNote, RunStats};
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Outcome, Route};
 use crate::record::{Header, Record};
@@ -221,6 +221,14 @@ impl Sink {
         }
         for f in outcome.failures.iter().chain(&failures) {
             counts.dead_letter += 1;
+            self.stats.note_dead_letter(DeadLetterNote {
+                stage: f.stage.clone(),
+                kind: f.kind.clone(),
+                reason: f.reason.clone(),
+                topic: topic.to_string(),
+                partition,
+                offset: msg.offset,
+            });
             let mut hs = to_headers(&msg.headers);
             for (k, v) in Router::failure_headers(f, topic, partition, msg.offset) {
                 hs = hs.insert(KHeader { key: k, value: Some(v.as_bytes()) });

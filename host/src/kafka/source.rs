@@ -53,6 +53,7 @@ impl ClientContext for SourceContext {
             .map(|(_, p)| p.consumer_lag)
             .sum();
         self.lag.store(lag, std::sync::atomic::Ordering::Relaxed);
+        self.shared.stats.set_partitions(super::stats::partition_stats(&statistics));
     }
 }
 

@@ -1,8 +1,59 @@
 //! Process-wide counters of a Kafka run, for the progress line, the final
-//! summary and `--max-records`.
+//! summary, `--max-records` and the metrics endpoint (`crate::telemetry`).
 
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+/// What librdkafka's statistics last said about one assigned partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionStat {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Records behind the partition's end (-1: unknown).
+    pub lag: i64,
+    /// The group's committed offset (negative: none yet).
+    pub committed_offset: i64,
+}
+
+/// One dead letter, as the status page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetterNote {
+    /// The stage that failed the record.
+    pub stage: String,
+    /// What went wrong (rejected, trap, timeout, routing, ...).
+    pub kind: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Where the input came from.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+}
+
+/// Dead letters the status page keeps, newest last.
+pub const RECENT_DEAD_LETTERS: usize = 20;
+
+/// Batch durations: buckets from 0.5 ms doubling to about 16 s.
+#[derive(Debug, Clone)]
+pub struct BatchSeconds(pub Histogram);
+
+impl Default for BatchSeconds {
+    fn default() -> Self {
+        BatchSeconds(Histogram::new(exponential_buckets(0.0005, 2.0, 16)))
+    }
+}
+
+impl BatchSeconds {
+    /// Count one batch that took `d`.
+    pub fn observe(&self, d: std::time::Duration) {
+        self.0.observe(d.as_secs_f64());
+    }
+}
 
 /// Counters shared by the source, the workers and the sink.
 #[derive(Debug, Default)]
@@ -25,6 +76,10 @@ pub struct RunStats {
     pub delivered: AtomicU64,
     /// Records whose delivery failed for good.
     pub delivery_failed: AtomicU64,
+    /// How long each batch took in the pipeline.
+    pub batch_seconds: BatchSeconds,
+    partitions: Mutex<Vec<PartitionStat>>,
+    recent_dead_letters: Mutex<std::collections::VecDeque<DeadLetterNote>>,
     fatal: Mutex<Option<String>>,
 }
 
@@ -53,6 +108,30 @@ impl RunStats {
         self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Keep the latest per-partition figures (from librdkafka's statistics).
+    pub fn set_partitions(&self, partitions: Vec<PartitionStat>) {
+        *self.partitions.lock().unwrap_or_else(|p| p.into_inner()) = partitions;
+    }
+
+    /// The latest per-partition figures.
+    pub fn partitions(&self) -> Vec<PartitionStat> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Keep `note` among the [`RECENT_DEAD_LETTERS`] latest dead letters.
+    pub fn note_dead_letter(&self, note: DeadLetterNote) {
+        let mut q = self.recent_dead_letters.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() == RECENT_DEAD_LETTERS {
+            q.pop_front();
+        }
+        q.push_back(note);
+    }
+
+    /// The latest dead letters, oldest first.
+    pub fn recent_dead_letters(&self) -> Vec<DeadLetterNote> {
+        self.recent_dead_letters.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
     /// One line: counts per destination.
     pub fn line(&self) -> String {
         format!(
@@ -68,6 +147,25 @@ impl RunStats {
             Self::get(&self.delivery_failed),
         )
     }
+}
+
+/// Each assigned partition's lag and committed offset from librdkafka's
+/// statistics (partition -1 is librdkafka's internal one).
+pub fn partition_stats(statistics: &rdkafka::Statistics) -> Vec<PartitionStat> {
+    let mut out: Vec<PartitionStat> = statistics
+        .topics
+        .iter()
+        .flat_map(|(topic, t)| {
+            t.partitions.iter().filter(|(id, _)| **id >= 0).map(move |(id, p)| PartitionStat {
+                topic: topic.clone(),
+                partition: *id,
+                lag: p.consumer_lag,
+                committed_offset: p.committed_offset,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    out
 }
 
 /// The process's peak resident memory (`VmHWM` of `/proc/self/status`) in

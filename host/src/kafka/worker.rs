@@ -136,10 +136,12 @@ fn run(
             if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
         let rest = batch.split_off(full);
         for chunk in batch.chunks(max) {
+            let started = Instant::now();
             let outcomes = match mode {
                 Mode::Process => pipeline.process(&info, chunk),
                 Mode::Learn => pipeline.learn(&info, chunk),
             };
+            shared.stats.batch_seconds.observe(started.elapsed());
             if let Some(reason) = pipeline.stop_reason() {
                 // A stage is disabled and its policy is to stop: nothing of
                 // this batch is written, so its offsets are never committed

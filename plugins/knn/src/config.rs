@@ -100,24 +100,40 @@ pub fn feature_vector(
 }
 
 /// Rows from CSV text with a header row; feature and label columns by name.
+/// Read by the `csv` crate (RFC 4180: quoted cells, `""` escapes, LF or
+/// CRLF); blank lines are skipped.
 pub fn csv_rows(
     what: &str,
     text: &str,
     features: &[String],
     label: &str,
 ) -> Result<Vec<Row>, String> {
-    let mut lines = parse_csv(text).map_err(|e| format!("{what}: {e}"))?.into_iter();
-    let header = lines.next().ok_or_else(|| format!("{what}: no header row"))?;
+    // Flexible: a short row gets this plugin's error naming the column,
+    // rather than the reader's field-count error.
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| format!("{what}: {e}"))?.clone();
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(format!("{what}: no header row"));
+    }
     let col = |name: &str| {
         header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            format!("{what}: no column '{name}' in the header ({})", header.join(","))
+            let names: Vec<&str> = header.iter().collect();
+            format!("{what}: no column '{name}' in the header ({})", names.join(","))
         })
     };
     let fcols = features.iter().map(|f| col(f)).collect::<Result<Vec<_>, _>>()?;
     let lcol = col(label)?;
     let mut rows = Vec::new();
-    for (n, cells) in lines.enumerate() {
-        let line = n + 2;
+    for cells in reader.records() {
+        let cells = cells.map_err(|e| format!("{what}: {e}"))?;
+        // From the byte offset, past the blank lines the reader skipped
+        // before the record (its own line count leaves them out).
+        let bytes = text.as_bytes();
+        let mut start = cells.position().map_or(0, |p| p.byte() as usize).min(bytes.len());
+        while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        let line = 1 + bytes[..start].iter().filter(|b| **b == b'\n').count();
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -137,53 +153,6 @@ pub fn csv_rows(
             return Err(format!("{what} line {line}: column '{label}' is empty"));
         }
         rows.push(Row { x, y: Label::from_text(y.trim()) });
-    }
-    Ok(rows)
-}
-
-/// A minimal RFC 4180 reader: commas, double-quoted cells with `""`
-/// escapes, LF or CRLF line ends.
-fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut cell = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    cell.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    cell.push(c);
-                }
-                _ => cell.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if cell.is_empty() => quoted = true,
-            ',' => row.push(std::mem::take(&mut cell)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                row.push(std::mem::take(&mut cell));
-                rows.push(std::mem::take(&mut row));
-                line += 1;
-            }
-            _ => cell.push(c),
-        }
-    }
-    if quoted {
-        return Err(format!("unterminated quoted cell starting on or before line {line}"));
-    }
-    if !cell.is_empty() || !row.is_empty() {
-        row.push(cell);
-        rows.push(row);
     }
     Ok(rows)
 }
@@ -311,6 +280,21 @@ mod tests {
                 Row { x: vec![4.0, 3.0], y: Label::Str("hi, there".into()) },
             ]
         );
+    }
+
+    #[test]
+    fn csv_short_rows_blank_lines_and_no_header_are_named() {
+        let err = |csv: &str| {
+            let cfg = serde_json::json!({"features": ["a"], "training_csv": csv});
+            KnnConfig::parse(&cfg.to_string()).unwrap_err()
+        };
+        assert_eq!(err(""), "training_csv: no header row");
+        let e = err("a,label\n1,x\n\n2\n");
+        assert_eq!(e, "training_csv line 4: no value for column 'label'");
+        let e = err("b,label\n1,x\n");
+        assert!(e.contains("no column 'a' in the header (b,label)"), "{e}");
+        let cfg = r#"{"features":["a"],"training_csv":"a,label\n\n1,x\n\n2,y\n"}"#;
+        assert_eq!(KnnConfig::parse(cfg).unwrap().seed.len(), 2);
     }
 
     #[test]
