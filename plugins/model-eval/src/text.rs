@@ -183,6 +183,14 @@ mod tests {
     }
 
     #[test]
+    fn lowercase_is_pythons() {
+        // Python 3.11: "ΣΟΦΟΣ".lower() == "σοφος" (final sigma), and
+        // "İ".lower() is "i" plus U+0307, a combining mark that splits tokens.
+        assert_eq!(lower("ΣΟΦΟΣ ΤΕΛΟΣ"), "σοφος τελος");
+        assert_eq!(tokens(&lower("İstanbul")), ["stanbul"]);
+    }
+
+    #[test]
     fn ngrams_follow_word_ngrams() {
         let stop = vec!["the".to_string()];
         assert_eq!(word_ngrams(vec!["the", "a", "b", "c"], &stop, (1, 2)), ["a", "b", "c", "a b", "b c"]);

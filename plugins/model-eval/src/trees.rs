@@ -212,8 +212,8 @@ pub struct IsolationTree {
     pub average: Vec<f64>,
 }
 
-/// `IsolationForest`: `score = 2 ** -(depth sum / denominator)`;
-/// `decision = score - offset_`; outlier (-1) when the decision is below 0.
+/// `IsolationForest`: `score_samples = -(2 ** -(depth sum / denominator))`;
+/// `decision = score_samples - offset_`; outlier (-1) when the decision is below 0.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IsolationForest {
@@ -255,8 +255,9 @@ impl IsolationForest {
             depth += t.path[leaf] + t.average[leaf] - 1.0;
         }
         let ratio = if self.denominator != 0.0 { depth / self.denominator } else { 1.0 };
-        let score = 2f64.powf(-ratio);
-        let decision = score - self.offset;
+        // score_samples is the negated anomaly score.
+        let score_samples = -2f64.powf(-ratio);
+        let decision = score_samples - self.offset;
         let label = Value::from(if decision < 0.0 { -1 } else { 1 });
         Ok(Prediction { label: Some(label), score: Some(decision), ..Prediction::default() })
     }
