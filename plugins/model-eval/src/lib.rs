@@ -150,6 +150,11 @@ impl Model {
         self.estimator.final_estimator().name()
     }
 
+    /// `classes_`, in the order of [`Prediction::proba`] (classifiers).
+    pub fn classes(&self) -> Option<&[Value]> {
+        self.estimator.classes()
+    }
+
     /// How many check rows passed on load.
     pub fn checks(&self) -> usize {
         self.checks

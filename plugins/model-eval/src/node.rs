@@ -75,6 +75,18 @@ impl Node {
         }
     }
 
+    /// `classes_` of the final estimator, for classifiers.
+    pub fn classes(&self) -> Option<&[serde_json::Value]> {
+        match self.final_estimator() {
+            Node::LogisticRegression(m) => Some(&m.classes),
+            Node::DecisionTreeClassifier(t) | Node::RandomForestClassifier(t) | Node::ExtraTreesClassifier(t) => {
+                Some(&t.classes)
+            }
+            Node::GradientBoostingClassifier(g) => g.classes.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Check internal consistency that serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         let r = match self {
