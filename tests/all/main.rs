@@ -9,6 +9,7 @@ mod contract;
 mod kafka;
 mod languages;
 mod ml;
+mod models;
 mod polyglot;
 mod reload;
 mod sandbox;
