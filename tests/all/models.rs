@@ -127,3 +127,97 @@ fn a_model_whose_check_rows_disagree_does_not_start() {
     }
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The seed's two systems, as `examples/models/train.py` trained and
+/// exported them: held-out records in, the seed's texts out, one per input,
+/// each equal to scikit-learn's prediction mapped to its text.
+struct SeedSystem {
+    name: &'static str,
+    doc: Value,
+    records: Vec<Vec<u8>>,
+    texts: [&'static str; 2],
+}
+
+impl SeedSystem {
+    fn load(name: &'static str, input: &str, texts: [&'static str; 2]) -> SeedSystem {
+        let dir = root().join("examples/models");
+        let doc: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+        let records: Vec<Vec<u8>> = std::fs::read_to_string(dir.join(input))
+            .unwrap()
+            .lines()
+            .map(|l| l.as_bytes().to_vec())
+            .collect();
+        assert_eq!(records.len(), doc["checks"].as_array().unwrap().len(), "{name}: inputs = check rows");
+        SeedSystem { name, doc, records, texts }
+    }
+
+    /// scikit-learn's prediction of record `i`, as the seed prints it.
+    fn expected(&self, i: usize) -> &'static str {
+        if self.doc["checks"][i]["label"] == json!(1) { self.texts[0] } else { self.texts[1] }
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "document = {}\noutput = \"label\"\nlabels = {{ \"1\" = \"{}\", \"0\" = \"{}\" }}\n",
+            toml::Value::String(self.doc.to_string()),
+            self.texts[0],
+            self.texts[1]
+        )
+    }
+}
+
+fn keyed_range(sys: &SeedSystem, range: std::ops::Range<usize>) -> Vec<(String, Vec<u8>)> {
+    range.map(|i| (i.to_string(), sys.records[i].clone())).collect()
+}
+
+#[test]
+fn seed_systems_on_the_broker_print_sklearns_predictions_and_resume_after_a_restart() {
+    use crate::broker::*;
+    use std::time::Duration;
+    let _b = shared();
+    let dir = temp_dir("models-seed");
+    let heart = SeedSystem::load("heart", "heart-input.jsonl", ["Risk of Heart Disease", "No Risk of Heart Disease"]);
+    let reviews = SeedSystem::load("reviews", "reviews-input.txt", ["Positive Sentiment", "Negative Sentiment"]);
+    for sys in [&heart, &reviews] {
+        let [input, output, dlq] = [format!("{}input", sys.name), format!("{}output", sys.name), "dlq".into()]
+            .map(|t| unique(&t));
+        create(&[&input, &output, &dlq], 1);
+        let p = pipeline(
+            &dir,
+            sys.name,
+            &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+            &stage("predict", "model", &sys.config()),
+        );
+        // First run: the first half, then stop (offsets committed).
+        let half = sys.records.len() / 2;
+        produce(&input, &keyed_range(sys, 0..half), None);
+        Wasp::start(&p, &["--max-records", &half.to_string()], "first").wait_ok(Duration::from_secs(120));
+        // Second run, same consumer group: only the rest must be processed.
+        let rest = sys.records.len() - half;
+        produce(&input, &keyed_range(sys, half..sys.records.len()), None);
+        Wasp::start(&p, &["--max-records", &rest.to_string()], "second").wait_ok(Duration::from_secs(120));
+
+        let out = read(&output, Duration::from_secs(2));
+        let got: Vec<(usize, String)> = out
+            .iter()
+            .map(|r| {
+                let key: usize = std::str::from_utf8(r.key.as_deref().unwrap()).unwrap().parse().unwrap();
+                (key, String::from_utf8(r.value.clone().unwrap()).unwrap())
+            })
+            .collect();
+        let want: Vec<(usize, String)> = (0..sys.records.len()).map(|i| (i, sys.expected(i).to_string())).collect();
+        assert_eq!(got.len(), want.len(), "{}: one output per input, none twice after the restart", sys.name);
+        assert_eq!(got, want, "{}: every output is scikit-learn's prediction as the seed prints it", sys.name);
+        assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "{}: nothing dead-lettered", sys.name);
+        let positive = want.iter().filter(|(_, t)| t == sys.texts[0]).count();
+        note(&format!(
+            "seed 001 {}: {} records through model.wasm on the broker in two runs (restart resumed at the \
+             committed offset): all equal scikit-learn's, {positive} \"{}\", {} \"{}\"",
+            sys.name,
+            want.len(),
+            sys.texts[0],
+            want.len() - positive,
+            sys.texts[1]
+        ));
+    }
+}

@@ -33,7 +33,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "src"))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "examples", "models"))
 
 from wasp_sklearn_export import export, write  # noqa: E402
 from synthetic import heart_frame, reviews, HEART_CATEGORICAL, HEART_NUMERIC  # noqa: E402
