@@ -18,7 +18,8 @@ fn fixtures() -> PathBuf {
 
 fn fixture(name: &str) -> Value {
     let p = fixtures().join(format!("{name}.json"));
-    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
 }
 
 fn fixture_names() -> Vec<String> {
@@ -59,7 +60,10 @@ fn every_exported_model_predicts_in_wasm_what_scikit_learn_predicts() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| !(text_input && r["input"].as_str().is_some_and(|s| s.contains('\n') || s.trim().is_empty())))
+            .filter(|r| {
+                !(text_input
+                    && r["input"].as_str().is_some_and(|s| s.contains('\n') || s.trim().is_empty()))
+            })
             .collect();
         let lines: String = rows
             .iter()
@@ -70,7 +74,12 @@ fn every_exported_model_predicts_in_wasm_what_scikit_learn_predicts() {
             .collect();
         let input = dir.join(format!("{name}.jsonl"));
         std::fs::write(&input, lines).unwrap();
-        let p = model_pipeline(&dir, &name, &doc, json!({"probabilities_field": "proba", "score_field": "score"}));
+        let p = model_pipeline(
+            &dir,
+            &name,
+            &doc,
+            json!({"probabilities_field": "proba", "score_field": "score"}),
+        );
         let o = wasp(&["test", p.to_str().unwrap(), "--input", input.to_str().unwrap()]);
         let (out, err) = text(&o);
         assert!(o.status.success(), "{name}: wasp test failed: {err}");
@@ -94,7 +103,8 @@ fn every_exported_model_predicts_in_wasm_what_scikit_learn_predicts() {
                 assert!(close(g, want), "{name} row {i}: score {g} vs scikit-learn {want}");
             }
             if let Some(want) = row["proba"].as_array() {
-                let got: Vec<f64> = v["proba"].as_object().unwrap().values().map(|p| p.as_f64().unwrap()).collect();
+                let got: Vec<f64> =
+                    v["proba"].as_object().unwrap().values().map(|p| p.as_f64().unwrap()).collect();
                 assert_eq!(got.len(), want.len(), "{name} row {i}");
                 for (g, w) in got.iter().zip(want) {
                     let w = w.as_f64().unwrap();
@@ -141,19 +151,29 @@ struct SeedSystem {
 impl SeedSystem {
     fn load(name: &'static str, input: &str, texts: [&'static str; 2]) -> SeedSystem {
         let dir = root().join("examples/models");
-        let doc: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap())
+                .unwrap();
         let records: Vec<Vec<u8>> = std::fs::read_to_string(dir.join(input))
             .unwrap()
             .lines()
             .map(|l| l.as_bytes().to_vec())
             .collect();
-        assert_eq!(records.len(), doc["checks"].as_array().unwrap().len(), "{name}: inputs = check rows");
+        assert_eq!(
+            records.len(),
+            doc["checks"].as_array().unwrap().len(),
+            "{name}: inputs = check rows"
+        );
         SeedSystem { name, doc, records, texts }
     }
 
     /// scikit-learn's prediction of record `i`, as the seed prints it.
     fn expected(&self, i: usize) -> &'static str {
-        if self.doc["checks"][i]["label"] == json!(1) { self.texts[0] } else { self.texts[1] }
+        if self.doc["checks"][i]["label"] == json!(1) {
+            self.texts[0]
+        } else {
+            self.texts[1]
+        }
     }
 
     fn config(&self) -> String {
@@ -176,11 +196,20 @@ fn seed_systems_on_the_broker_print_sklearns_predictions_and_resume_after_a_rest
     use std::time::Duration;
     let _b = shared();
     let dir = temp_dir("models-seed");
-    let heart = SeedSystem::load("heart", "heart-input.jsonl", ["Risk of Heart Disease", "No Risk of Heart Disease"]);
-    let reviews = SeedSystem::load("reviews", "reviews-input.txt", ["Positive Sentiment", "Negative Sentiment"]);
+    let heart = SeedSystem::load(
+        "heart",
+        "heart-input.jsonl",
+        ["Risk of Heart Disease", "No Risk of Heart Disease"],
+    );
+    let reviews = SeedSystem::load(
+        "reviews",
+        "reviews-input.txt",
+        ["Positive Sentiment", "Negative Sentiment"],
+    );
     for sys in [&heart, &reviews] {
-        let [input, output, dlq] = [format!("{}input", sys.name), format!("{}output", sys.name), "dlq".into()]
-            .map(|t| unique(&t));
+        let [input, output, dlq] =
+            [format!("{}input", sys.name), format!("{}output", sys.name), "dlq".into()]
+                .map(|t| unique(&t));
         create(&[&input, &output, &dlq], 1);
         let p = pipeline(
             &dir,
@@ -191,24 +220,41 @@ fn seed_systems_on_the_broker_print_sklearns_predictions_and_resume_after_a_rest
         // First run: the first half, then stop (offsets committed).
         let half = sys.records.len() / 2;
         produce(&input, &keyed_range(sys, 0..half), None);
-        Wasp::start(&p, &["--max-records", &half.to_string()], "first").wait_ok(Duration::from_secs(120));
+        Wasp::start(&p, &["--max-records", &half.to_string()], "first")
+            .wait_ok(Duration::from_secs(120));
         // Second run, same consumer group: only the rest must be processed.
         let rest = sys.records.len() - half;
         produce(&input, &keyed_range(sys, half..sys.records.len()), None);
-        Wasp::start(&p, &["--max-records", &rest.to_string()], "second").wait_ok(Duration::from_secs(120));
+        Wasp::start(&p, &["--max-records", &rest.to_string()], "second")
+            .wait_ok(Duration::from_secs(120));
 
         let out = read(&output, Duration::from_secs(2));
         let got: Vec<(usize, String)> = out
             .iter()
             .map(|r| {
-                let key: usize = std::str::from_utf8(r.key.as_deref().unwrap()).unwrap().parse().unwrap();
+                let key: usize =
+                    std::str::from_utf8(r.key.as_deref().unwrap()).unwrap().parse().unwrap();
                 (key, String::from_utf8(r.value.clone().unwrap()).unwrap())
             })
             .collect();
-        let want: Vec<(usize, String)> = (0..sys.records.len()).map(|i| (i, sys.expected(i).to_string())).collect();
-        assert_eq!(got.len(), want.len(), "{}: one output per input, none twice after the restart", sys.name);
-        assert_eq!(got, want, "{}: every output is scikit-learn's prediction as the seed prints it", sys.name);
-        assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "{}: nothing dead-lettered", sys.name);
+        let want: Vec<(usize, String)> =
+            (0..sys.records.len()).map(|i| (i, sys.expected(i).to_string())).collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{}: one output per input, none twice after the restart",
+            sys.name
+        );
+        assert_eq!(
+            got, want,
+            "{}: every output is scikit-learn's prediction as the seed prints it",
+            sys.name
+        );
+        assert!(
+            read(&dlq, Duration::from_secs(1)).is_empty(),
+            "{}: nothing dead-lettered",
+            sys.name
+        );
         let positive = want.iter().filter(|(_, t)| t == sys.texts[0]).count();
         note(&format!(
             "seed 001 {}: {} records through model.wasm on the broker in two runs (restart resumed at the \

@@ -32,9 +32,7 @@ pub struct CheckRow {
 
 /// `a` and `b` agree: the same bits, or within [`RELATIVE`] of the larger.
 pub fn close(a: f64, b: f64) -> bool {
-    a.to_bits() == b.to_bits()
-        || a == b
-        || (a - b).abs() <= RELATIVE * a.abs().max(b.abs())
+    a.to_bits() == b.to_bits() || a == b || (a - b).abs() <= RELATIVE * a.abs().max(b.abs())
 }
 
 /// How a prediction differs from a check row, or `None`.

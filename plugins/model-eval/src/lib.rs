@@ -116,8 +116,9 @@ impl Model {
                  reads version {FORMAT_VERSION}; export again with a matching wasp-export-sklearn"
             ));
         }
-        let doc: Document = serde_json::from_value(head)
-            .map_err(|e| format!("model document does not match format version {FORMAT_VERSION}: {e}"))?;
+        let doc: Document = serde_json::from_value(head).map_err(|e| {
+            format!("model document does not match format version {FORMAT_VERSION}: {e}")
+        })?;
         debug_assert_eq!((doc.format.as_str(), doc.format_version), (FORMAT, FORMAT_VERSION));
         doc.estimator.validate().map_err(|e| format!("model document is inconsistent: {e}"))?;
         if doc.checks.is_empty() {
@@ -187,7 +188,11 @@ impl Model {
         }
     }
 
-    fn predict_fields(&self, fields: &[String], obj: &Map<String, Value>) -> Result<Prediction, String> {
+    fn predict_fields(
+        &self,
+        fields: &[String],
+        obj: &Map<String, Value>,
+    ) -> Result<Prediction, String> {
         let cells = fields
             .iter()
             .map(|f| Cell::from_json(obj.get(f)).map_err(|e| format!("field '{f}' {e}")))
@@ -195,4 +200,3 @@ impl Model {
         self.estimator.predict(Data::Cells(cells))
     }
 }
-

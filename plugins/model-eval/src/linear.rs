@@ -21,9 +21,7 @@ fn numeric(step: &str, x: Data, width: usize) -> Result<Data, String> {
     };
     expect_width(step, width, x.width())?;
     match &x {
-        Data::Sparse(entries, _) => {
-            finite(step, &entries.iter().map(|e| e.1).collect::<Vec<_>>())?
-        }
+        Data::Sparse(entries, _) => finite(step, &entries.iter().map(|e| e.1).collect::<Vec<_>>())?,
         Data::Dense(v) => finite(step, v)?,
         _ => {}
     }
@@ -48,12 +46,8 @@ impl LogisticRegression {
     pub fn predict(&self, x: Data) -> Result<Prediction, String> {
         let step = "LogisticRegression";
         let x = numeric(step, x, self.coef[0].len())?;
-        let scores: Vec<f64> = self
-            .coef
-            .iter()
-            .zip(&self.intercept)
-            .map(|(w, b)| decision(&x, w, *b))
-            .collect();
+        let scores: Vec<f64> =
+            self.coef.iter().zip(&self.intercept).map(|(w, b)| decision(&x, w, *b)).collect();
         if scores.len() == 1 {
             let p = expit(scores[0]);
             let label = self.classes[usize::from(scores[0] > 0.0)].clone();

@@ -1,7 +1,9 @@
 //! The estimator tree of a model document: one variant per supported
 //! scikit-learn class, `Pipeline` and `ColumnTransformer` composing them.
 use crate::linear::{LinearModel, LogisticRegression};
-use crate::preprocess::{MinMaxScaler, OneHotEncoder, OrdinalEncoder, SimpleImputer, StandardScaler};
+use crate::preprocess::{
+    MinMaxScaler, OneHotEncoder, OrdinalEncoder, SimpleImputer, StandardScaler,
+};
 use crate::text::{Tfidf, Vectorizer};
 use crate::trees::{GradientBoosting, IsolationForest, TreeClassifier, TreeRegressor};
 use crate::value::{Cell, Data};
@@ -79,9 +81,9 @@ impl Node {
     pub fn classes(&self) -> Option<&[serde_json::Value]> {
         match self.final_estimator() {
             Node::LogisticRegression(m) => Some(&m.classes),
-            Node::DecisionTreeClassifier(t) | Node::RandomForestClassifier(t) | Node::ExtraTreesClassifier(t) => {
-                Some(&t.classes)
-            }
+            Node::DecisionTreeClassifier(t)
+            | Node::RandomForestClassifier(t)
+            | Node::ExtraTreesClassifier(t) => Some(&t.classes),
             Node::GradientBoostingClassifier(g) => g.classes.as_deref(),
             _ => None,
         }
@@ -101,13 +103,21 @@ impl Node {
                 None => Ok(()),
             }),
             Node::CountVectorizer(v) | Node::TfidfVectorizer(v) => v.validate(),
-            Node::DecisionTreeClassifier(t) | Node::RandomForestClassifier(t) | Node::ExtraTreesClassifier(t) => t.validate(),
-            Node::DecisionTreeRegressor(t) | Node::RandomForestRegressor(t) | Node::ExtraTreesRegressor(t) => t.validate(),
-            Node::GradientBoostingClassifier(g) | Node::GradientBoostingRegressor(g) => g.validate(),
+            Node::DecisionTreeClassifier(t)
+            | Node::RandomForestClassifier(t)
+            | Node::ExtraTreesClassifier(t) => t.validate(),
+            Node::DecisionTreeRegressor(t)
+            | Node::RandomForestRegressor(t)
+            | Node::ExtraTreesRegressor(t) => t.validate(),
+            Node::GradientBoostingClassifier(g) | Node::GradientBoostingRegressor(g) => {
+                g.validate()
+            }
             Node::IsolationForest(f) => f.validate(),
             Node::LogisticRegression(l) => {
                 let two = l.coef.len() == 1 && l.classes.len() == 2;
-                if !(two || (l.coef.len() == l.classes.len() && l.classes.len() > 2)) || l.intercept.len() != l.coef.len() {
+                if !(two || (l.coef.len() == l.classes.len() && l.classes.len() > 2))
+                    || l.intercept.len() != l.coef.len()
+                {
                     Err("LogisticRegression: coef, intercept and classes do not agree".into())
                 } else {
                     Ok(())
@@ -154,7 +164,10 @@ impl Node {
             Node::GradientBoostingClassifier(g) => g.predict("GradientBoostingClassifier", x),
             Node::GradientBoostingRegressor(g) => g.predict("GradientBoostingRegressor", x),
             Node::IsolationForest(f) => f.predict("IsolationForest", x),
-            other => Err(format!("{} is a transformer: the model must end in an estimator", other.name())),
+            other => Err(format!(
+                "{} is a transformer: the model must end in an estimator",
+                other.name()
+            )),
         }
     }
 }

@@ -39,7 +39,8 @@ pub fn expit(x: f64) -> f64 {
 /// scikit-learn's `utils.extmath.softmax` on one row: subtract the row's
 /// maximum, exponentiate, divide by numpy's sum.
 pub fn softmax(row: &[f64]) -> Vec<f64> {
-    let max = row.iter().copied().fold(f64::NEG_INFINITY, |m, v| if v > m || v.is_nan() { v } else { m });
+    let max =
+        row.iter().copied().fold(f64::NEG_INFINITY, |m, v| if v > m || v.is_nan() { v } else { m });
     let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
     let total = numpy_sum(&e);
     e.into_iter().map(|v| v / total).collect()

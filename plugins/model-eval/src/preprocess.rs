@@ -52,7 +52,13 @@ impl MinMaxScaler {
             *v += m;
             if let Some((lo, hi)) = self.clip {
                 // np.clip keeps NaN.
-                *v = if *v < lo { lo } else if *v > hi { hi } else { *v };
+                *v = if *v < lo {
+                    lo
+                } else if *v > hi {
+                    hi
+                } else {
+                    *v
+                };
             }
         }
         Ok(Data::Dense(x))

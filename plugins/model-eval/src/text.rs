@@ -35,8 +35,13 @@ pub fn tokens(doc: &str) -> Vec<&str> {
 
 /// `_word_ngrams`: stop words removed, then every n-gram for n in the range,
 /// unigrams first, words joined by one space.
-pub fn word_ngrams(tokens: Vec<&str>, stop_words: &[String], (min_n, max_n): (usize, usize)) -> Vec<String> {
-    let tokens: Vec<&str> = tokens.into_iter().filter(|t| !stop_words.iter().any(|s| s == t)).collect();
+pub fn word_ngrams(
+    tokens: Vec<&str>,
+    stop_words: &[String],
+    (min_n, max_n): (usize, usize),
+) -> Vec<String> {
+    let tokens: Vec<&str> =
+        tokens.into_iter().filter(|t| !stop_words.iter().any(|s| s == t)).collect();
     let mut out = Vec::new();
     for n in min_n..=max_n.min(tokens.len()) {
         for window in tokens.windows(n) {
@@ -85,7 +90,10 @@ impl Tfidf {
         }
         if let Some(idf) = &self.idf {
             if idf.len() != width {
-                return Err(format!("TfidfTransformer: fitted on {} terms, given {width}", idf.len()));
+                return Err(format!(
+                    "TfidfTransformer: fitted on {} terms, given {width}",
+                    idf.len()
+                ));
             }
             entries.iter_mut().for_each(|(j, v)| *v *= idf[*j]);
         }
@@ -145,7 +153,12 @@ impl Vectorizer {
                 Some(crate::value::Cell::Str(s)) => s,
                 other => return Err(format!("vectorizer: expects text, got {other:?}")),
             },
-            other => return Err(format!("vectorizer: expects one text column, got {} columns", other.width())),
+            other => {
+                return Err(format!(
+                    "vectorizer: expects one text column, got {} columns",
+                    other.width()
+                ))
+            }
         };
         let doc = if self.lowercase { lower(&doc) } else { doc };
         let mut counts: HashMap<usize, f64> = HashMap::new();
@@ -193,7 +206,10 @@ mod tests {
     #[test]
     fn ngrams_follow_word_ngrams() {
         let stop = vec!["the".to_string()];
-        assert_eq!(word_ngrams(vec!["the", "a", "b", "c"], &stop, (1, 2)), ["a", "b", "c", "a b", "b c"]);
+        assert_eq!(
+            word_ngrams(vec!["the", "a", "b", "c"], &stop, (1, 2)),
+            ["a", "b", "c", "a b", "b c"]
+        );
         assert_eq!(word_ngrams(vec!["a", "b"], &[], (2, 3)), ["a b"]);
         assert!(word_ngrams(vec!["a"], &[], (2, 2)).is_empty());
     }

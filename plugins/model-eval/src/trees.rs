@@ -31,7 +31,13 @@ impl Tree {
     /// and further down (so a walk always ends).
     pub fn validate(&self, width: usize) -> Result<(), String> {
         let n = self.left.len();
-        let lens = [self.right.len(), self.feature.len(), self.threshold.len(), self.missing_left.len(), self.value.len()];
+        let lens = [
+            self.right.len(),
+            self.feature.len(),
+            self.threshold.len(),
+            self.missing_left.len(),
+            self.value.len(),
+        ];
         if n == 0 || lens.iter().any(|&l| l != n) {
             return Err("tree arrays have different lengths".into());
         }
@@ -75,7 +81,10 @@ fn float32_row(step: &str, x: Data, width: usize) -> Result<Vec<f32>, String> {
 }
 
 fn validate_all(trees: &[Tree], width: usize) -> Result<(), String> {
-    trees.iter().enumerate().try_for_each(|(i, t)| t.validate(width).map_err(|e| format!("tree {i}: {e}")))
+    trees
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, t)| t.validate(width).map_err(|e| format!("tree {i}: {e}")))
 }
 
 /// `DecisionTreeClassifier`, `RandomForestClassifier`, `ExtraTrees*`:

@@ -65,9 +65,10 @@ pub struct F64(pub f64);
 impl<'de> Deserialize<'de> for F64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match Value::deserialize(d)? {
-            Value::Number(n) => n.as_f64().map(F64).ok_or_else(|| {
-                serde::de::Error::custom(format!("{n} is not a float"))
-            }),
+            Value::Number(n) => n
+                .as_f64()
+                .map(F64)
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a float"))),
             Value::String(s) => match s.as_str() {
                 "NaN" => Ok(F64(f64::NAN)),
                 "Infinity" => Ok(F64(f64::INFINITY)),

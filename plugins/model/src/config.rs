@@ -67,7 +67,7 @@ fn table_of_strings(root: &Map<String, Value>, key: &str) -> Result<Map<String, 
     match root.get(key) {
         None => Ok(Map::new()),
         Some(Value::Object(m)) => {
-            if let Some((k, v)) = m.iter().find(|(_, v)| !v.as_str().is_some_and(|s| !s.is_empty())) {
+            if let Some((k, v)) = m.iter().find(|(_, v)| v.as_str().is_none_or(|s| s.is_empty())) {
                 return Err(format!("'{key}.{k}' must be a non-empty string, got {v}"));
             }
             Ok(m.clone())
@@ -80,16 +80,21 @@ impl ModelConfig {
     /// Parse the stage config JSON.
     pub fn parse(text: &str) -> Result<Self, String> {
         let root = &wasp_sdk::config::table(text, KEYS)?;
-        let source = match root.get("document") {
-            Some(Value::String(s)) => Source::Inline(s.clone()),
-            Some(v @ Value::Object(_)) => Source::Inline(v.to_string()),
-            Some(v) => return Err(format!("'document' must be the model document (a table or JSON text), got {v}")),
-            None => {
-                return Err("'document' is required: the model document written by wasp-export-sklearn \
+        let source =
+            match root.get("document") {
+                Some(Value::String(s)) => Source::Inline(s.clone()),
+                Some(v @ Value::Object(_)) => Source::Inline(v.to_string()),
+                Some(v) => {
+                    return Err(format!(
+                        "'document' must be the model document (a table or JSON text), got {v}"
+                    ))
+                }
+                None => return Err(
+                    "'document' is required: the model document written by wasp-export-sklearn \
                             (a table, or its JSON text)"
-                    .into())
-            }
-        };
+                        .into(),
+                ),
+            };
         let output = match root.get("output").map(Value::as_str) {
             None | Some(Some("record")) => OutputMode::Record,
             Some(Some("label")) => OutputMode::Label,

@@ -91,7 +91,8 @@ impl ModelPlugin {
                 Err(e) => return Err(format!("value is not valid JSON: {e}")),
             },
             Input::Text => {
-                let text = std::str::from_utf8(bytes).map_err(|e| format!("value is not UTF-8 text: {e}"))?;
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|e| format!("value is not UTF-8 text: {e}"))?;
                 let mut o = Map::new();
                 o.insert(self.cfg.text_field.clone(), Value::String(text.to_owned()));
                 (Value::String(text.to_owned()), o)
@@ -100,7 +101,11 @@ impl ModelPlugin {
         let p = self.model.predict_json(&input)?;
         let key = p.label.as_ref().map(label_key);
         let shown = self.shown(&p, key.as_deref());
-        let topic = key.as_ref().and_then(|k| self.cfg.topics.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let topic = key
+            .as_ref()
+            .and_then(|k| self.cfg.topics.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let wrong = match (&self.cfg.label_field, &key) {
             (Some(f), Some(k)) => record.get(f).is_some_and(|t| !t.is_null() && label_key(t) != *k),
             _ => false,
@@ -115,8 +120,11 @@ impl ModelPlugin {
                 if let (Some(f), Some(proba), Some(classes)) =
                     (&self.cfg.probabilities_field, &p.proba, self.model.classes())
                 {
-                    let probs: Map<String, Value> =
-                        classes.iter().zip(proba).map(|(c, p)| (label_key(c), Value::from(*p))).collect();
+                    let probs: Map<String, Value> = classes
+                        .iter()
+                        .zip(proba)
+                        .map(|(c, p)| (label_key(c), Value::from(*p)))
+                        .collect();
                     record.insert(f.clone(), Value::Object(probs));
                 }
                 if let Some(s) = p.score {

@@ -29,21 +29,31 @@ fn run(p: &mut ModelPlugin, values: &[Vec<u8>]) -> Vec<Verdict> {
 }
 
 fn heart_rows(doc: &Value) -> Vec<(Value, Value)> {
-    doc["checks"].as_array().unwrap().iter().map(|r| (r["input"].clone(), r["label"].clone())).collect()
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["input"].clone(), r["label"].clone()))
+        .collect()
 }
 
 #[test]
 fn label_output_prints_the_seeds_texts() {
     let doc = fixture("heart_logistic");
-    let mut p = plugin(&doc, json!({"output": "label",
-        "labels": {"1": "Risk of Heart Disease", "0": "No Risk of Heart Disease"}})).unwrap();
+    let mut p = plugin(
+        &doc,
+        json!({"output": "label",
+        "labels": {"1": "Risk of Heart Disease", "0": "No Risk of Heart Disease"}}),
+    )
+    .unwrap();
     let rows = heart_rows(&doc);
     let values: Vec<Vec<u8>> = rows.iter().map(|(r, _)| r.to_string().into_bytes()).collect();
     let verdicts = run(&mut p, &values);
     let mut seen = [0, 0];
     for ((_, want), v) in rows.iter().zip(&verdicts) {
         let Verdict::Value(text) = v else { panic!("{v:?}") };
-        let want_text = if want == &json!(1) { "Risk of Heart Disease" } else { "No Risk of Heart Disease" };
+        let want_text =
+            if want == &json!(1) { "Risk of Heart Disease" } else { "No Risk of Heart Disease" };
         assert_eq!(std::str::from_utf8(text).unwrap(), want_text);
         seen[usize::from(want == &json!(1))] += 1;
     }
@@ -83,11 +93,16 @@ fn a_wrong_prediction_also_goes_to_feedback() {
 #[test]
 fn per_class_topics_route_text_predictions() {
     let doc = fixture("reviews_tfidf_logistic");
-    let mut p = plugin(&doc, json!({"output": "label",
+    let mut p = plugin(
+        &doc,
+        json!({"output": "label",
         "labels": {"1": "Positive Sentiment", "0": "Negative Sentiment"},
-        "topics": {"0": "negative-reviews"}})).unwrap();
+        "topics": {"0": "negative-reviews"}}),
+    )
+    .unwrap();
     let rows = doc["checks"].as_array().unwrap();
-    let values: Vec<Vec<u8>> = rows.iter().map(|r| r["input"].as_str().unwrap().as_bytes().to_vec()).collect();
+    let values: Vec<Vec<u8>> =
+        rows.iter().map(|r| r["input"].as_str().unwrap().as_bytes().to_vec()).collect();
     let verdicts = run(&mut p, &values);
     let (mut pos, mut neg) = (0, 0);
     for (row, v) in rows.iter().zip(&verdicts) {
@@ -96,7 +111,9 @@ fn per_class_topics_route_text_predictions() {
             pos += 1;
         } else {
             let Verdict::Emit(outs) = v else { panic!("{v:?}") };
-            assert!(matches!(&outs[0].destination, Destination::Topic(t) if t == "negative-reviews"));
+            assert!(
+                matches!(&outs[0].destination, Destination::Topic(t) if t == "negative-reviews")
+            );
             assert_eq!(outs[0].value.as_deref(), Some(&b"Negative Sentiment"[..]));
             neg += 1;
         }
@@ -109,10 +126,13 @@ fn bad_records_are_rejected_with_the_reason() {
     let doc = fixture("heart_logistic");
     let mut p = plugin(&doc, json!({})).unwrap();
     let out = run(&mut p, &[b"[1,2]".to_vec(), br#"{"age":"old"}"#.to_vec(), b"{".to_vec()]);
-    let reasons: Vec<&str> = out.iter().map(|v| match v {
-        Verdict::Reject(r) => r.as_str(),
-        other => panic!("{other:?}"),
-    }).collect();
+    let reasons: Vec<&str> = out
+        .iter()
+        .map(|v| match v {
+            Verdict::Reject(r) => r.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
     assert!(reasons[0].contains("not a JSON object"));
     assert!(reasons[1].contains("\"old\""), "{}", reasons[1]);
     assert!(reasons[2].contains("not valid JSON"));
@@ -123,7 +143,12 @@ fn a_model_that_fails_its_checks_does_not_start() {
     let mut doc = fixture("diabetes_forest");
     doc["checks"][5]["value"] = json!(doc["checks"][5]["value"].as_f64().unwrap() + 0.5);
     let err = plugin(&doc, json!({})).err().expect("refused");
-    assert!(err.contains("check row 5") && err.contains("RandomForestRegressor") && err.contains("1.9.1"), "{err}");
+    assert!(
+        err.contains("check row 5")
+            && err.contains("RandomForestRegressor")
+            && err.contains("1.9.1"),
+        "{err}"
+    );
 }
 
 #[test]
