@@ -198,19 +198,8 @@ def _single_output(est, path):
         refuse(path, f"{type(est).__name__} with several outputs is not supported")
 
 
-def tree_classifier(est, path):
-    _single_output(est, path)
-    single = not hasattr(est, "estimators_")
-    trees = [est] if single else list(est.estimators_)
-    return {
-        "n_features": int(est.n_features_in_),
-        "trees": [tree_arrays(t, f"{path}.tree[{i}]") for i, t in enumerate(trees)],
-        "classes": [label(c) for c in est.classes_],
-        "single": single,
-    }
-
-
 def tree_regressor(est, path):
+    """A single tree or a forest of them: the trees, averaged unless single."""
     _single_output(est, path)
     single = not hasattr(est, "estimators_")
     trees = [est] if single else list(est.estimators_)
@@ -219,6 +208,10 @@ def tree_regressor(est, path):
         "trees": [tree_arrays(t, f"{path}.tree[{i}]") for i, t in enumerate(trees)],
         "single": single,
     }
+
+
+def tree_classifier(est, path):
+    return {**tree_regressor(est, path), "classes": [label(c) for c in est.classes_]}
 
 
 def gradient_boosting(est, path):
