@@ -39,11 +39,14 @@ pub struct ModelConfig {
 /// Where the model document is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
+    /// A file the pipeline gives the stage (`[stage.files]`), by name.
+    File(String),
     /// Inline in the config (`document`), as JSON text.
     Inline(String),
 }
 
 const KEYS: &[&str] = &[
+    "model_file",
     "document",
     "output",
     "prediction_field",
@@ -80,21 +83,19 @@ impl ModelConfig {
     /// Parse the stage config JSON.
     pub fn parse(text: &str) -> Result<Self, String> {
         let root = &wasp_sdk::config::table(text, KEYS)?;
-        let source =
-            match root.get("document") {
-                Some(Value::String(s)) => Source::Inline(s.clone()),
-                Some(v @ Value::Object(_)) => Source::Inline(v.to_string()),
-                Some(v) => {
-                    return Err(format!(
-                        "'document' must be the model document (a table or JSON text), got {v}"
-                    ))
-                }
-                None => return Err(
-                    "'document' is required: the model document written by wasp-export-sklearn \
-                            (a table, or its JSON text)"
-                        .into(),
-                ),
-            };
+        let source = match (root.get("document"), root.get("model_file")) {
+            (Some(_), Some(_)) => {
+                return Err("give the model as 'model_file' or as 'document', not both".into())
+            }
+            (Some(Value::String(s)), None) => Source::Inline(s.clone()),
+            (Some(v @ Value::Object(_)), None) => Source::Inline(v.to_string()),
+            (Some(v), None) => {
+                return Err(format!(
+                    "'document' must be the model document (a table or JSON text), got {v}"
+                ))
+            }
+            (None, _) => Source::File(name(root, "model_file", "model")?),
+        };
         let output = match root.get("output").map(Value::as_str) {
             None | Some(Some("record")) => OutputMode::Record,
             Some(Some("label")) => OutputMode::Label,
@@ -143,7 +144,9 @@ mod tests {
     #[test]
     fn refuses_bad_configs_naming_the_key() {
         let err = |cfg: &str| ModelConfig::parse(cfg).unwrap_err();
-        assert!(err("{}").contains("'document' is required"));
+        assert_eq!(ModelConfig::parse("{}").unwrap().source, Source::File("model".into()));
+        assert!(err(r#"{"document":{},"model_file":"m"}"#).contains("not both"));
+        assert!(err(r#"{"model_file":""}"#).contains("'model_file'"));
         assert!(err(r#"{"document":{},"modle":1}"#).contains("unknown config key 'modle'"));
         assert!(err(r#"{"document":{},"output":"csv"}"#).contains("'output'"));
         assert!(err(r#"{"document":{},"labels":{"1":3}}"#).contains("'labels.1'"));

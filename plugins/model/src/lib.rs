@@ -6,7 +6,8 @@
 //!
 //! | key | default | meaning |
 //! | --- | --- | --- |
-//! | `document` | required | the model document: a table, or its JSON text |
+//! | `model_file` | `"model"` | name of the stage file (`[stage.files]`) holding the model document |
+//! | `document` | none | the model document inline instead: a table, or its JSON text |
 //! | `output` | `"record"` | `"record"`: the input with the prediction fields added; `"label"`: only the prediction (its `labels` text when one is set) |
 //! | `prediction_field` | `"prediction"` | output field for the label (classifiers, outlier detectors: 1 or -1) or value (regressors) |
 //! | `probabilities_field` | none | output field for `{class: probability}` (classifiers) |
@@ -21,7 +22,9 @@
 //!
 //! # Loading
 //!
-//! `init` parses the document and runs its check rows; a model whose output
+//! `init` reads the document (the stage file `model_file`, e.g.
+//! `[stage.files] model = "models/heart.json"`, or `document`), parses it
+//! and runs its check rows; a model whose output
 //! differs from scikit-learn's on any row is refused, and the stage does
 //! not start (the message names the row, the estimator and the
 //! scikit-learn version).
@@ -62,8 +65,11 @@ impl ModelPlugin {
     /// Build the plugin from its config JSON, loading and checking the model.
     pub fn new(config: &str) -> Result<Self, String> {
         let cfg = ModelConfig::parse(config)?;
-        let Source::Inline(text) = &cfg.source;
-        let model = Model::load(text.as_bytes())?;
+        let bytes = match &cfg.source {
+            Source::File(name) => wasp_sdk::files::read(name)?,
+            Source::Inline(text) => text.clone().into_bytes(),
+        };
+        let model = Model::load(&bytes)?;
         wasp_sdk::log(
             Level::Info,
             &format!(

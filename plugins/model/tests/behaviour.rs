@@ -162,3 +162,15 @@ fn outlier_detectors_write_the_score() {
     assert_eq!(v["prediction"], row["label"]);
     assert_eq!(v["anomaly_score"].as_f64(), row["score"].as_f64());
 }
+
+#[test]
+fn reads_the_model_from_the_stage_file() {
+    let doc = fixture("reviews_tfidf_logistic");
+    wasp_sdk::files::provide("reviews", doc.to_string().as_bytes());
+    let mut p = ModelPlugin::init(r#"{"model_file":"reviews","output":"label"}"#).unwrap();
+    let row = &doc["checks"][0];
+    let out = run(&mut p, &[row["input"].as_str().unwrap().as_bytes().to_vec()]);
+    assert!(matches!(&out[0], Verdict::Value(v) if v == row["label"].to_string().as_bytes()), "{out:?}");
+    let err = ModelPlugin::init("{}").err().expect("no file named model");
+    assert!(err.contains("model"), "{err}");
+}
