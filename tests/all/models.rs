@@ -383,3 +383,40 @@ fn a_changed_model_file_hot_swaps_while_records_flow_with_nothing_lost() {
          logistic regression and random forest: {by_version:?}"
     ));
 }
+
+#[test]
+fn the_seed_example_pipelines_print_sklearns_predictions_offline() {
+    for (pipeline, input, name, texts) in [
+        (
+            "heart.toml",
+            "heart-input.jsonl",
+            "heart",
+            ["Risk of Heart Disease", "No Risk of Heart Disease"],
+        ),
+        (
+            "reviews.toml",
+            "reviews-input.txt",
+            "reviews",
+            ["Positive Sentiment", "Negative Sentiment"],
+        ),
+    ] {
+        let sys = SeedSystem::load(name, input, texts);
+        let o = wasp(&[
+            "test",
+            root().join("examples").join(pipeline).to_str().unwrap(),
+            "--input",
+            root().join("examples/models").join(input).to_str().unwrap(),
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{pipeline}: {err}");
+        let got: Vec<String> = out
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["value"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let want: Vec<String> =
+            (0..sys.records.len()).map(|i| sys.expected(i).to_string()).collect();
+        assert_eq!(got, want, "{pipeline}: scikit-learn's predictions as the seed prints them");
+    }
+}
