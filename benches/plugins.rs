@@ -91,6 +91,18 @@ fn compare<P: wasp_sdk::Plugin>(
     warmup: &[Vec<Message>],
     batch: &[Message],
 ) {
+    compare_named::<P>(c, name, name, config, warmup, batch)
+}
+
+/// [`compare`] with a bench group name other than the plugin's.
+fn compare_named<P: wasp_sdk::Plugin>(
+    c: &mut Criterion,
+    name: &str,
+    group_name: &str,
+    config: &str,
+    warmup: &[Vec<Message>],
+    batch: &[Message],
+) {
     let engine = common::default_engine();
     let plugin = common::load(&engine, name);
     let mut wasm = common::instance(&plugin, config, Limits::default());
@@ -112,7 +124,7 @@ fn compare<P: wasp_sdk::Plugin>(
     assert!(!wasm_out.iter().any(|s| s.starts_with("reject")), "{name} rejected: {wasm_out:?}");
     assert_eq!(wasm_out, native_out, "{name}: Wasm and native verdicts differ");
 
-    let mut group = c.benchmark_group(format!("plugins/{name}"));
+    let mut group = c.benchmark_group(format!("plugins/{group_name}"));
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.bench_function("wasm", |b| {
         b.iter_batched(
@@ -186,9 +198,41 @@ fn anomaly(c: &mut Criterion) {
     compare::<anomaly::AnomalyPlugin>(c, "anomaly", config, &warmup, batch);
 }
 
+/// A `model` config for a document of `examples/models` (written by
+/// `examples/models/train.py`), printing the seed's texts.
+fn model_config(name: &str, texts: [&str; 2]) -> String {
+    let path = common::root().join("examples/models").join(format!("{name}.json"));
+    let doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::json!({"document": doc, "output": "label",
+        "labels": {"1": texts[0], "0": texts[1]}})
+    .to_string()
+}
+
+/// Lines of an `examples/models` input file as records, cycled to `n`.
+fn example_records(file: &str, n: usize) -> Vec<Message> {
+    let path = common::root().join("examples/models").join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    (0..n).map(|i| common::value_record(i, lines[i % lines.len()].as_bytes().to_vec())).collect()
+}
+
+/// Seed 001's heart-disease pipeline (impute, scale, one-hot, logistic
+/// regression over JSON records) and review sentiment (TF-IDF 1-2 grams,
+/// logistic regression over plain text).
+fn model(c: &mut Criterion) {
+    let heart = model_config("heart", ["Risk of Heart Disease", "No Risk of Heart Disease"]);
+    let batch = example_records("heart-input.jsonl", BATCH);
+    compare_named::<model::ModelPlugin>(c, "model", "model-heart", &heart, &[], &batch);
+    let reviews = model_config("reviews", ["Positive Sentiment", "Negative Sentiment"]);
+    let batch = example_records("reviews-input.txt", BATCH);
+    compare_named::<model::ModelPlugin>(c, "model", "model-reviews", &reviews, &[], &batch);
+}
+
 criterion_group! {
     name = benches;
     config = common::criterion();
-    targets = json_transform, knn, anomaly
+    targets = json_transform, knn, anomaly, model
 }
 criterion_main!(benches);

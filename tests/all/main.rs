@@ -10,6 +10,7 @@ mod contract_v2;
 mod kafka;
 mod languages;
 mod ml;
+mod models;
 mod plot;
 mod polyglot;
 mod reload;

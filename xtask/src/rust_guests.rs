@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use wit_component::ComponentEncoder;
 
-/// Plugin crates: every member of the plugins workspace but the SDK.
+/// Plugin crates: every member of the plugins workspace that builds a
+/// `cdylib` (the SDK and plain libraries such as `model-eval` do not).
 fn plugin_crates(plugins: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(plugins)? {
         let dir = entry?.path();
         let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        if name != "sdk" && dir.join("Cargo.toml").exists() {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        if name != "sdk" && manifest.contains("\"cdylib\"") {
             names.push(name);
         }
     }
