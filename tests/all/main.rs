@@ -8,6 +8,7 @@ mod common;
 mod contract;
 mod kafka;
 mod languages;
+mod learner;
 mod ml;
 mod polyglot;
 mod reload;
