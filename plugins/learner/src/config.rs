@@ -1,6 +1,6 @@
 //! The stage config, with errors that name the key at fault, and the
 //! reading of features and targets out of records.
-use crate::model::{Algorithm, Spec, Task};
+use crate::model::{Algorithm, Forest, Spec, Task};
 use crate::sample::{Sample, Target};
 use serde_json::{Map, Value};
 
@@ -92,22 +92,26 @@ impl LearnerConfig {
             Some(_) => return Err("'task' must be \"regression\" or \"classification\"".into()),
         };
         let opt = |k: &str, min: u64, max: u64| get(k).map(|v| whole(k, v, min, max)).transpose();
-        let forest_only = ["n_trees", "max_depth", "min_samples_leaf", "min_samples_split", "max_features"];
+        let forest_only =
+            ["n_trees", "max_depth", "min_samples_leaf", "min_samples_split", "max_features"];
         let algo_name = match get("algorithm") {
             None => "random_forest".to_owned(),
             Some(v) => name("algorithm", v)?,
         };
         let algorithm = match (algo_name.as_str(), task) {
-            ("random_forest", _) => Algorithm::RandomForest {
-                n_trees: opt("n_trees", 1, u64::from(u16::MAX))?.unwrap_or(100) as u16,
-                max_depth: opt("max_depth", 1, u64::from(u16::MAX))?.map(|d| d as u16),
-                min_samples_leaf: opt("min_samples_leaf", 1, u64::MAX)?.unwrap_or(1) as usize,
-                min_samples_split: opt("min_samples_split", 2, u64::MAX)?.unwrap_or(2) as usize,
-                max_features: match opt("max_features", 1, features.len() as u64)? {
-                    Some(m) => Some(m as usize),
-                    None => None,
-                },
-            },
+            ("random_forest", _) => {
+                let d = Forest::default();
+                let size = |k: &str, min: u64, default: usize| {
+                    opt(k, min, u64::MAX).map(|v| v.map_or(default, |n| n as usize))
+                };
+                Algorithm::RandomForest(Forest {
+                    n_trees: opt("n_trees", 1, u64::from(u16::MAX))?.map_or(d.n_trees, |n| n as u16),
+                    max_depth: opt("max_depth", 1, u64::from(u16::MAX))?.map(|n| n as u16),
+                    min_samples_leaf: size("min_samples_leaf", 1, d.min_samples_leaf)?,
+                    min_samples_split: size("min_samples_split", 2, d.min_samples_split)?,
+                    max_features: opt("max_features", 1, features.len() as u64)?.map(|n| n as usize),
+                })
+            }
             ("linear", Task::Regression) => Algorithm::Linear,
             ("logistic", Task::Classification) => Algorithm::Logistic {
                 alpha: match get("alpha") {
@@ -130,9 +134,11 @@ impl LearnerConfig {
                 ))
             }
         };
-        if !matches!(algorithm, Algorithm::RandomForest { .. }) {
+        if !matches!(algorithm, Algorithm::RandomForest(_)) {
             if let Some(k) = forest_only.iter().find(|k| get(k).is_some()) {
-                return Err(format!("'{k}' is a random_forest setting; 'algorithm' is \"{algo_name}\""));
+                return Err(format!(
+                    "'{k}' is a random_forest setting; 'algorithm' is \"{algo_name}\""
+                ));
             }
         }
         if get("alpha").is_some() && !matches!(algorithm, Algorithm::Logistic { .. }) {
@@ -148,7 +154,7 @@ impl LearnerConfig {
         let holdout_every = match get("holdout") {
             None => 5,
             Some(v) => match v.as_f64() {
-                Some(h) if h == 0.0 => 0,
+                Some(0.0) => 0,
                 Some(h) if h > 0.0 && h <= 0.5 => (1.0 / h).round() as usize,
                 _ => return Err(format!("'holdout' must be a fraction from 0 to 0.5, got {v}")),
             },
@@ -229,15 +235,25 @@ mod tests {
     fn defaults_are_sklearns_forest_and_a_fifth_held_out() {
         let c = cfg("").unwrap();
         assert_eq!(c.spec.task, Task::Regression);
+        let sklearn = Forest {
+            n_trees: 100,
+            max_depth: None,
+            min_samples_leaf: 1,
+            min_samples_split: 2,
+            max_features: None,
+        };
+        assert_eq!(c.spec.algorithm, Algorithm::RandomForest(sklearn));
+        let f = cfg(r#""n_trees":7,"max_depth":3,"min_samples_leaf":2,"min_samples_split":4,"max_features":1"#)
+            .unwrap();
         assert_eq!(
-            c.spec.algorithm,
-            Algorithm::RandomForest {
-                n_trees: 100,
-                max_depth: None,
-                min_samples_leaf: 1,
-                min_samples_split: 2,
-                max_features: None
-            }
+            f.spec.algorithm,
+            Algorithm::RandomForest(Forest {
+                n_trees: 7,
+                max_depth: Some(3),
+                min_samples_leaf: 2,
+                min_samples_split: 4,
+                max_features: Some(1)
+            })
         );
         assert_eq!((c.spec.scale, c.spec.seed), (true, 42));
         assert_eq!((c.min_samples, c.refit_every, c.holdout_every), (100, 0, 5));
@@ -252,18 +268,23 @@ mod tests {
     #[test]
     fn refuses_bad_configs_naming_the_key() {
         let err = |extra: &str| cfg(extra).unwrap_err();
-        assert!(LearnerConfig::parse(r#"{"features":["a"]}"#).unwrap_err().contains("'target' is required"));
+        assert!(LearnerConfig::parse(r#"{"features":["a"]}"#)
+            .unwrap_err()
+            .contains("'target' is required"));
         assert!(LearnerConfig::parse(r#"{"features":["a"],"target":"a"}"#)
             .unwrap_err()
             .contains("must not be one of 'features'"));
         assert!(err(r#""algo":"x""#).contains("unknown config key 'algo'"));
         assert!(err(r#""algorithm":"svm""#).contains("'algorithm' must be"));
         assert!(err(r#""algorithm":"logistic""#).contains("is for task \"classification\""));
-        assert!(err(r#""task":"classification","algorithm":"linear""#).contains("is for task \"regression\""));
-        assert!(err(r#""algorithm":"linear","n_trees":5"#).contains("'n_trees' is a random_forest setting"));
+        assert!(err(r#""task":"classification","algorithm":"linear""#)
+            .contains("is for task \"regression\""));
+        assert!(err(r#""algorithm":"linear","n_trees":5"#)
+            .contains("'n_trees' is a random_forest setting"));
         assert!(err(r#""alpha":1"#).contains("'alpha' is a logistic setting"));
         assert!(err(r#""n_trees":0"#).contains("'n_trees' must be a whole number from 1"));
-        assert!(err(r#""max_features":3"#).contains("'max_features' must be a whole number from 1 to 2"));
+        assert!(err(r#""max_features":3"#)
+            .contains("'max_features' must be a whole number from 1 to 2"));
         assert!(err(r#""min_samples":1"#).contains("'min_samples'"));
         assert!(err(r#""holdout":0.9"#).contains("'holdout' must be a fraction"));
         assert!(err(r#""status_topic":"""#).contains("'status_topic'"));
@@ -280,15 +301,27 @@ mod tests {
             Sample { x: vec![1.0, 2.5], y: Target::Value(3.0) }
         );
         assert_eq!(c.sample_of(&obj(r#"{"a":1,"y":3}"#)).unwrap_err(), "missing feature 'b'");
-        assert_eq!(c.sample_of(&obj(r#"{"a":1,"b":null,"y":3}"#)).unwrap_err(), "missing feature 'b'");
+        assert_eq!(
+            c.sample_of(&obj(r#"{"a":1,"b":null,"y":3}"#)).unwrap_err(),
+            "missing feature 'b'"
+        );
         assert_eq!(c.sample_of(&obj(r#"{"a":1,"b":2}"#)).unwrap_err(), "missing target 'y'");
-        assert!(c.sample_of(&obj(r#"{"a":"1","b":2,"y":3}"#)).unwrap_err().contains("feature 'a' is not a number"));
-        assert!(c.sample_of(&obj(r#"{"a":1,"b":2,"y":"3"}"#)).unwrap_err().contains("target 'y' is not a number"));
+        assert!(c
+            .sample_of(&obj(r#"{"a":"1","b":2,"y":3}"#))
+            .unwrap_err()
+            .contains("feature 'a' is not a number"));
+        assert!(c
+            .sample_of(&obj(r#"{"a":1,"b":2,"y":"3"}"#))
+            .unwrap_err()
+            .contains("target 'y' is not a number"));
         let k = cfg(r#""task":"classification""#).unwrap();
         assert_eq!(
             k.sample_of(&obj(r#"{"a":1,"b":2,"y":"high"}"#)).unwrap().y,
             Target::Class("\"high\"".into())
         );
-        assert!(k.sample_of(&obj(r#"{"a":1,"b":2,"y":[1]}"#)).unwrap_err().contains("string or number label"));
+        assert!(k
+            .sample_of(&obj(r#"{"a":1,"b":2,"y":[1]}"#))
+            .unwrap_err()
+            .contains("string or number label"));
     }
 }

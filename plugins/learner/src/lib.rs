@@ -239,8 +239,7 @@ impl Learner {
         let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(batch.len());
         let mut ready: Vec<(usize, Map<String, Value>, Vec<f64>)> = Vec::new();
         for (i, m) in batch.iter().enumerate() {
-            match object(m.value.as_deref())
-                .and_then(|o| self.cfg.features_of(&o).map(|x| (o, x)))
+            match object(m.value.as_deref()).and_then(|o| self.cfg.features_of(&o).map(|x| (o, x)))
             {
                 Ok((o, x)) => {
                     ready.push((i, o, x));
@@ -276,7 +275,8 @@ impl Learner {
                 let mut out = wasp_sdk::feedback(Vec::new());
                 // Unchanged, a tombstone included.
                 out.value = m.value.clone();
-                out.headers.push(Header { key: STATUS_HEADER.into(), value: why.as_bytes().to_vec() });
+                out.headers
+                    .push(Header { key: STATUS_HEADER.into(), value: why.as_bytes().to_vec() });
                 Verdict::Emit(vec![out])
             }
         }
@@ -391,7 +391,10 @@ mod tests {
         assert!(dropped(l.learn(&info(), msg(8, sample(8)))));
         let ev = status_of(l.learn(&info(), msg(9, sample(9))));
         assert_eq!(ev["model_version"], 1);
-        assert_eq!((ev["samples"].as_u64(), ev["trained_on"].as_u64(), ev["held_out"].as_u64()), (Some(10), Some(8), Some(2)));
+        assert_eq!(
+            (ev["samples"].as_u64(), ev["trained_on"].as_u64(), ev["held_out"].as_u64()),
+            (Some(10), Some(8), Some(2))
+        );
         assert!((ev["quality"]["r2"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{ev}");
         assert!(ev["fit_ms"].as_f64().is_some(), "natively the clock is real: {ev}");
         let Verdict::Value(v) = l.predict_batch(&[query]).remove(0) else { panic!() };

@@ -33,20 +33,7 @@ pub enum Task {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Algorithm {
     /// A random forest (regressor or classifier, by task).
-    RandomForest {
-        /// Trees in the forest (sklearn's `n_estimators`).
-        n_trees: u16,
-        /// Deepest a tree may grow; `None` grows until leaves are pure.
-        max_depth: Option<u16>,
-        /// Fewest samples in a leaf.
-        min_samples_leaf: usize,
-        /// Fewest samples a node needs to be split.
-        min_samples_split: usize,
-        /// Features tried per split; `None` is sklearn's default for the
-        /// task: all of them for regression, the square root for
-        /// classification.
-        max_features: Option<usize>,
-    },
+    RandomForest(Forest),
     /// Ordinary least squares (regression only).
     Linear,
     /// Logistic regression (classification only).
@@ -60,9 +47,38 @@ impl Algorithm {
     /// The name used in config and status events.
     pub fn name(&self) -> &'static str {
         match self {
-            Algorithm::RandomForest { .. } => "random_forest",
+            Algorithm::RandomForest(_) => "random_forest",
             Algorithm::Linear => "linear",
             Algorithm::Logistic { .. } => "logistic",
+        }
+    }
+}
+
+/// A random forest's hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    /// Trees in the forest (sklearn's `n_estimators`).
+    pub n_trees: u16,
+    /// Deepest a tree may grow; `None` grows until leaves are pure.
+    pub max_depth: Option<u16>,
+    /// Fewest samples in a leaf.
+    pub min_samples_leaf: usize,
+    /// Fewest samples a node needs to be split.
+    pub min_samples_split: usize,
+    /// Features tried per split; `None` is sklearn's default for the task:
+    /// all of them for regression, the square root for classification.
+    pub max_features: Option<usize>,
+}
+
+impl Default for Forest {
+    /// scikit-learn's defaults.
+    fn default() -> Self {
+        Forest {
+            n_trees: 100,
+            max_depth: None,
+            min_samples_leaf: 1,
+            min_samples_split: 2,
+            max_features: None,
         }
     }
 }
@@ -133,20 +149,16 @@ pub fn fit(spec: &Spec, samples: &[Sample]) -> Result<Fitted, String> {
                 })
                 .collect::<Result<Vec<f64>, String>>()?;
             match &spec.algorithm {
-                Algorithm::RandomForest {
-                    n_trees,
-                    max_depth,
-                    min_samples_leaf,
-                    min_samples_split,
-                    max_features,
-                } => {
-                    let mut p = RandomForestRegressorParameters::default();
-                    p.n_trees = usize::from(*n_trees);
-                    p.max_depth = *max_depth;
-                    p.min_samples_leaf = *min_samples_leaf;
-                    p.min_samples_split = *min_samples_split;
-                    p.m = Some(max_features.unwrap_or(samples[0].x.len()));
-                    p.seed = spec.seed;
+                Algorithm::RandomForest(f) => {
+                    let p = RandomForestRegressorParameters {
+                        n_trees: usize::from(f.n_trees),
+                        max_depth: f.max_depth,
+                        min_samples_leaf: f.min_samples_leaf,
+                        min_samples_split: f.min_samples_split,
+                        m: Some(f.max_features.unwrap_or(samples[0].x.len())),
+                        seed: spec.seed,
+                        ..Default::default()
+                    };
                     Estimator::ForestRegressor(
                         RandomForestRegressor::fit(&x, &y, p).map_err(fail("random forest"))?,
                     )
@@ -176,20 +188,16 @@ pub fn fit(spec: &Spec, samples: &[Sample]) -> Result<Fitted, String> {
                 .map(|c| classes.binary_search(c).expect("every label is a class") as u32)
                 .collect();
             match &spec.algorithm {
-                Algorithm::RandomForest {
-                    n_trees,
-                    max_depth,
-                    min_samples_leaf,
-                    min_samples_split,
-                    max_features,
-                } => {
-                    let mut p = RandomForestClassifierParameters::default();
-                    p.n_trees = *n_trees;
-                    p.max_depth = *max_depth;
-                    p.min_samples_leaf = *min_samples_leaf;
-                    p.min_samples_split = *min_samples_split;
-                    p.m = *max_features;
-                    p.seed = spec.seed;
+                Algorithm::RandomForest(f) => {
+                    let p = RandomForestClassifierParameters {
+                        n_trees: f.n_trees,
+                        max_depth: f.max_depth,
+                        min_samples_leaf: f.min_samples_leaf,
+                        min_samples_split: f.min_samples_split,
+                        m: f.max_features,
+                        seed: spec.seed,
+                        ..Default::default()
+                    };
                     Estimator::ForestClassifier(
                         RandomForestClassifier::fit(&x, &y, p).map_err(fail("random forest"))?,
                     )
@@ -323,13 +331,7 @@ mod tests {
     use super::*;
 
     fn forest(n_trees: u16) -> Algorithm {
-        Algorithm::RandomForest {
-            n_trees,
-            max_depth: None,
-            min_samples_leaf: 1,
-            min_samples_split: 2,
-            max_features: None,
-        }
+        Algorithm::RandomForest(Forest { n_trees, ..Forest::default() })
     }
 
     fn line(n: usize) -> Vec<Sample> {
@@ -344,7 +346,8 @@ mod tests {
 
     #[test]
     fn linear_regression_recovers_a_plane_and_scores_one() {
-        let spec = Spec { task: Task::Regression, algorithm: Algorithm::Linear, scale: true, seed: 1 };
+        let spec =
+            Spec { task: Task::Regression, algorithm: Algorithm::Linear, scale: true, seed: 1 };
         let t = train(&spec, &line(50), 5).unwrap();
         assert_eq!((t.trained_on, t.held_out), (40, 10));
         assert!((t.quality.unwrap() - 1.0).abs() < 1e-9, "{:?}", t.quality);
@@ -397,7 +400,11 @@ mod tests {
         };
         assert!(fit(&reg, &line(5)).unwrap_err().contains("for classification"));
         let one_class = vec![Sample { x: vec![1.0], y: Target::Class("1".into()) }; 3];
-        let cls = Spec { task: Task::Classification, algorithm: Algorithm::Logistic { alpha: 0.0 }, ..reg };
+        let cls = Spec {
+            task: Task::Classification,
+            algorithm: Algorithm::Logistic { alpha: 0.0 },
+            ..reg
+        };
         assert!(fit(&cls, &one_class).unwrap_err().contains("two classes"));
     }
 }

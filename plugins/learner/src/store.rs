@@ -60,7 +60,10 @@ impl ModelDoc {
                 None
             }
             Err(e) => {
-                wasp_sdk::log(Level::Warn, &format!("learner: stored model unreadable ({e}); refitting"));
+                wasp_sdk::log(
+                    Level::Warn,
+                    &format!("learner: stored model unreadable ({e}); refitting"),
+                );
                 None
             }
         }
@@ -140,7 +143,9 @@ pub fn all(dim: usize) -> Vec<Sample> {
     for k in keys {
         match state::get(Scope::Stage, &k).and_then(|b| Sample::decode(&b, dim)) {
             Some(s) => out.push(s),
-            None => wasp_sdk::log(Level::Warn, &format!("learner: skipping unreadable sample '{k}'")),
+            None => {
+                wasp_sdk::log(Level::Warn, &format!("learner: skipping unreadable sample '{k}'"))
+            }
         }
     }
     out

@@ -10,7 +10,8 @@ use learner::sample::Sample;
 use serde_json::Value;
 
 const TOLERANCE: f64 = 0.05;
-const FEATURES: &str = r#"["current_over","current_score","wickets","run_rate","batting_strength","pitch_condition"]"#;
+const FEATURES: &str =
+    r#"["current_over","current_score","wickets","run_rate","batting_strength","pitch_condition"]"#;
 
 fn data(name: &str) -> String {
     let path = format!("{}/data/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -29,7 +30,9 @@ fn samples(cfg: &LearnerConfig, name: &str) -> Vec<Sample> {
 
 fn sklearn(metric: &str, algorithm: &str) -> f64 {
     let v: Value = serde_json::from_str(&data("sklearn.json")).unwrap();
-    v[metric][algorithm].as_f64().unwrap_or_else(|| panic!("no {metric}.{algorithm} in sklearn.json"))
+    v[metric][algorithm]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {metric}.{algorithm} in sklearn.json"))
 }
 
 /// The learner's figure for a config, and sklearn's for the same model.
