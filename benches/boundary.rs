@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 use wasp::config::PipelineConfig;
 use wasp::pipeline::Pipeline;
-use wasp::runtime::bindings::{Message, Verdict};
+use wasp::record::{Record as Message, Verdict};
 use wasp::runtime::Limits;
 
 const BATCH_SIZES: [usize; 4] = [1, 16, 256, 1024];
@@ -104,9 +104,38 @@ fn identity_pipeline(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same pass-through at the boundary under each contract version:
+/// `compat-v01` in pass mode (0.1.0, a list per field per record) against
+/// `identity` (0.2.0, a batch in a few buffers). Records with and without
+/// headers, batch 256.
+fn contract_versions(c: &mut Criterion) {
+    const N: usize = 256;
+    let engine = common::default_engine();
+    let info = common::info();
+    let mut group = c.benchmark_group("boundary/contract-256");
+    group.throughput(Throughput::Elements(N as u64));
+    for (name, plugin, config) in
+        [("0.1.0", "compat-v01", r#"{"pass":true}"#), ("0.2.0", "identity", "{}")]
+    {
+        let plugin = common::load(&engine, plugin);
+        assert_eq!(plugin.contract(), name, "the bench compares the contract versions it names");
+        let mut inst = common::instance(&plugin, config, Limits::default());
+        for headers in [false, true] {
+            let batch = common::records(N, headers);
+            let verdicts = inst.process(&info, &batch).expect("pass-through processes a batch");
+            assert!(verdicts.iter().all(|v| matches!(v, Verdict::Pass)), "{name} must pass");
+            let id = format!("{name}{}", if headers { "-2-headers" } else { "" });
+            group.bench_with_input(BenchmarkId::from_parameter(id), &batch, |b, batch| {
+                b.iter(|| inst.process(&info, black_box(batch)).expect("pass-through processes"))
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::criterion();
-    targets = identity_process, record_shape, identity_pipeline
+    targets = identity_process, record_shape, identity_pipeline, contract_versions
 }
 criterion_main!(benches);

@@ -5,10 +5,8 @@ use criterion::Criterion;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wasp::metrics::StageMetrics;
-use wasp::runtime::bindings::{BatchInfo, Header, Message};
+use wasp::record::{BatchInfo, Header, Record as Message};
 use wasp::runtime::{Engine, EngineOptions, InstanceContext, Limits, Plugin, PluginInstance};
-use wasp::state::{StateScope, StateStore};
 
 /// Criterion settings that keep every bench file to about a minute.
 pub fn criterion() -> Criterion {
@@ -60,13 +58,7 @@ pub fn load(engine: &Engine, name: &str) -> Arc<Plugin> {
 
 /// The instance context of a stage named `stage`.
 pub fn context(stage: &str, config_json: &str, limits: Limits) -> InstanceContext {
-    InstanceContext {
-        stage: stage.into(),
-        config_json: config_json.into(),
-        limits,
-        state: StateScope::new(StateStore::in_memory(), "bench", stage),
-        metrics: Arc::new(StageMetrics::default()),
-    }
+    InstanceContext::standalone(stage, config_json, limits)
 }
 
 /// A started instance of `plugin` with the partition of [`info`] set.

@@ -14,7 +14,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
-use wasp::runtime::bindings::{Message, Verdict};
+use wasp::record::{Record as Message, Verdict};
 use wasp::runtime::Limits;
 
 const BATCH: usize = 256;

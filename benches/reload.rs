@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasp::config::PipelineConfig;
 use wasp::pipeline::Pipeline;
+use wasp::record::{BatchInfo, Record as Message};
 use wasp::reload::{self, Reloader};
-use wasp::runtime::bindings::{BatchInfo, Message};
 use wasp::runtime::{Engine, EngineOptions};
 
 mod common;

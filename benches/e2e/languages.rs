@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use wasp::config::PipelineConfig;
-use wasp::runtime::bindings::{Message, Verdict};
+use wasp::record::{Record as Message, Verdict};
 use wasp::runtime::{Engine, EngineOptions, Plugin, PluginInstance};
 
 /// A plugin language and its plugin for `Workload::Scale`.

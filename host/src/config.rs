@@ -130,6 +130,11 @@ pub struct StageConfig {
     /// The plugin's config, handed to `init` as JSON.
     #[serde(default)]
     pub config: Option<toml::Table>,
+    /// Read-only files the plugin reads by name through the `files` import
+    /// (`[stage.files] model = "models/heart.json"`); relative to the
+    /// pipeline file.
+    #[serde(default)]
+    pub files: BTreeMap<String, PathBuf>,
 }
 
 impl StageConfig {
@@ -175,6 +180,11 @@ impl PipelineConfig {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    /// A stage's files, name → resolved path.
+    pub fn stage_files(&self, stage: &StageConfig) -> BTreeMap<String, PathBuf> {
+        stage.files.iter().map(|(name, p)| (name.clone(), self.resolve(p))).collect()
     }
 
     /// The broker list: the environment override, else the file, else

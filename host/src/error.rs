@@ -35,7 +35,7 @@ pub enum PluginError {
         detail: String,
     },
     /// A component that does not target the `wasp:plugin` world.
-    #[error("{path} does not implement the wasp:plugin/plugin world ({detail}): build it against wit/plugin.wit")]
+    #[error("{path} does not implement the wasp:plugin/plugin world, version 0.2.0 or 0.1.0 ({detail}): build it against wit/plugin.wit")]
     WrongWorld {
         /// The plugin file.
         path: PathBuf,

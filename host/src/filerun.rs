@@ -7,8 +7,8 @@
 
 use crate::config::PipelineConfig;
 use crate::pipeline::{Outcome, Pipeline};
+use crate::record::{BatchInfo, Record};
 use crate::router::Router;
-use crate::runtime::bindings::{BatchInfo, Message};
 use crate::runtime::{Engine, EngineOptions};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ fn show(bytes: &Option<Vec<u8>>) -> Value {
 fn write_outcome(
     out: &mut impl Write,
     router: &Router,
-    msg: &Message,
+    msg: &Record,
     outcome: &Outcome,
     summary: &mut Summary,
 ) -> Result<()> {
@@ -48,7 +48,10 @@ fn write_outcome(
         match router.topic(&p.route) {
             Ok(topic) => {
                 *summary.per_topic.entry(topic.to_string()).or_default() += 1;
-                let line = json!({"offset": msg.offset, "topic": topic, "key": show(&p.key), "value": show(&p.value)});
+                let mut line = json!({"offset": msg.offset, "topic": topic, "key": show(&p.key), "value": show(&p.value)});
+                if let Some(partition) = p.partition {
+                    line["partition"] = json!(partition);
+                }
                 writeln!(out, "{line}")?;
             }
             Err(reason) => failures.push(Router::routing_failure(reason)),
@@ -84,7 +87,7 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
         batch.clear();
         for (i, line) in lines.by_ref().take(cfg.batch.max_records.max(1)) {
             let line = line.context("reading the input")?;
-            batch.push(Message {
+            batch.push(Record {
                 offset: i as i64,
                 timestamp: None,
                 key: None,

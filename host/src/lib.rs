@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
 pub mod procfs;
+pub mod record;
 pub mod reload;
 pub mod router;
 pub mod runtime;

@@ -11,7 +11,6 @@ use wasp::config::PipelineConfig;
 use wasp::kafka::admin;
 use wasp::kafka::run::RunOptions;
 use wasp::runtime::{Engine, EngineOptions, InstanceContext, Limits, Plugin};
-use wasp::state::{StateScope, StateStore};
 
 /// Records cross threads (source → worker → producer): mimalloc frees
 /// memory allocated on another thread far cheaper than glibc's malloc.
@@ -121,18 +120,19 @@ fn run(cli: Cli) -> Result<()> {
             let loaded = Plugin::load(&engine, &plugin)?;
             let info = loaded.info()?;
             println!("{}: {} {} ({})", plugin.display(), info.name, info.version, info.description);
-            println!("  implements wasp:plugin/plugin@0.1.0; content version {}", loaded.version());
+            println!(
+                "  implements wasp:plugin/plugin@{}; content version {}",
+                loaded.contract(),
+                loaded.version()
+            );
             if let Some(config_json) = config {
                 serde_json::from_str::<serde_json::Value>(&config_json)
                     .context("--config must be JSON, e.g. '{\"k\": 3}'")?;
-                let ctx = InstanceContext {
-                    stage: "check".into(),
-                    config_json,
-                    limits: Limits::default(),
-                    state: StateScope::new(StateStore::in_memory(), "check", "check"),
-                    metrics: Default::default(),
-                };
-                loaded.instantiate(ctx)?;
+                loaded.instantiate(InstanceContext::standalone(
+                    "check",
+                    &config_json,
+                    Limits::default(),
+                ))?;
                 println!("  accepts the config");
             }
             Ok(())

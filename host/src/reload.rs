@@ -7,13 +7,17 @@
 //! twice or skipped, and state, owned by the host, carries over. A version
 //! that fails validation is reported and the old one keeps serving.
 //!
-//! Triggers: a watcher polling the pipeline file and every plugin file
+//! A stage's files (`[stage.files]`) are part of its version: a changed
+//! file reloads the stage exactly like a changed plugin.
+//!
+//! Triggers: a watcher polling the pipeline file, every plugin file and
+//! every stage file
 //! (debounced: a file must be unchanged for one more poll), and an admin
 //! socket that `wasp reload` talks to.
 
 use crate::config::PipelineConfig;
 use crate::pipeline::Pipeline;
-use crate::runtime::{Engine, Plugin};
+use crate::runtime::{Engine, Plugin, StageFiles};
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
@@ -145,15 +149,24 @@ impl Reloader {
                     continue;
                 }
             };
+            let named = cfg.stage_files(stage_cfg);
+            let files =
+                match StageFiles::load(&stage_cfg.name, &named, stage_cfg.limits.files_bytes()) {
+                    Ok(f) => Arc::new(f),
+                    Err(e) => {
+                        out.push(refused(&stage_cfg.name, e.to_string()));
+                        continue;
+                    }
+                };
             let config_json = stage_cfg.config_json();
-            let same = plugin.version() == current.plugin.version()
+            let same = files.version(plugin.version()) == *current.version
                 && config_json == current.config_json
                 && stage_cfg.limits == current.limits
                 && stage_cfg.faults == current.faults;
             if same && !current.health.is_disabled() {
                 continue;
             }
-            let spec = current.with(plugin, config_json, stage_cfg.limits, stage_cfg.faults);
+            let spec = current.with(plugin, files, config_json, stage_cfg.limits, stage_cfg.faults);
             // Validation: the new version must start and accept its config.
             if let Err(e) = spec.start_instance() {
                 out.push(refused(&stage_cfg.name, e.to_string()));
@@ -168,11 +181,15 @@ impl Reloader {
         out
     }
 
-    /// Files whose change triggers a reload: the pipeline file and plugins.
+    /// Files whose change triggers a reload: the pipeline file, plugins
+    /// and the files given to stages.
     fn watched(&self) -> Vec<PathBuf> {
         let cfg = self.config.lock().unwrap_or_else(|p| p.into_inner());
         let mut files = vec![self.config_path.clone()];
-        files.extend(cfg.stages.iter().map(|s| cfg.resolve(&s.plugin)));
+        for s in &cfg.stages {
+            files.push(cfg.resolve(&s.plugin));
+            files.extend(cfg.stage_files(s).into_values());
+        }
         files
     }
 }

@@ -35,7 +35,11 @@ pub enum Lang {
 /// One file of a template: path in the project, contents, executable.
 type File = (&'static str, &'static str, bool);
 
-const WIT: &str = include_str!("../../wit/plugin.wit");
+/// The contract each language's template is written against: Rust uses the
+/// SDK (0.2.0, the batch in a few buffers); the other languages' templates
+/// and their adapters still speak 0.1.0, which the host runs unchanged.
+const WIT_V2: &str = include_str!("../../wit/plugin.wit");
+const WIT_V1: &str = include_str!("../../wit/0.1/plugin.wit");
 const README: &str = include_str!("../templates/common/README.md");
 const PIPELINE: &str = include_str!("../templates/common/pipeline.toml");
 const SAMPLE: &str = include_str!("../templates/common/sample.jsonl");
@@ -256,7 +260,8 @@ pub fn create(
     all.push(("pipeline.toml".into(), fill(PIPELINE), false));
     all.push(("sample.jsonl".into(), SAMPLE.into(), false));
     all.push(("expected.jsonl".into(), fill(EXPECTED), false));
-    all.push(("wit/plugin.wit".into(), WIT.into(), false));
+    let wit = if lang == Lang::Rust { WIT_V2 } else { WIT_V1 };
+    all.push(("wit/plugin.wit".into(), wit.into(), false));
     let mut written = Vec::new();
     for (path, text, exec) in all {
         let p = dir.join(&path);

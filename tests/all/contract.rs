@@ -149,7 +149,13 @@ fn check_describes_a_good_plugin() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("json-transform 0.1.0"), "{out}");
+    assert!(out.contains("implements wasp:plugin/plugin@0.2.0"), "{out}");
     assert!(out.contains("accepts the config"), "{out}");
+    // A 0.1.0 plugin is recognised as such.
+    let o = wasp(&["check", plugin("compat-v01").to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("implements wasp:plugin/plugin@0.1.0"), "{out}");
 }
 
 #[test]

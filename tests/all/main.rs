@@ -6,6 +6,7 @@
 mod broker;
 mod common;
 mod contract;
+mod contract_v2;
 mod kafka;
 mod languages;
 mod learner;

@@ -775,8 +775,8 @@ fn json_ish(rng: &mut Rng) -> Vec<u8> {
     v
 }
 
-fn random_message(rng: &mut Rng, offset: i64) -> wasp::runtime::bindings::Message {
-    use wasp::runtime::bindings::{Header, Message};
+fn random_message(rng: &mut Rng, offset: i64) -> wasp::record::Record {
+    use wasp::record::{Header, Record as Message};
     let value = match rng.below(10) {
         0 => None,
         1 => Some(Vec::new()),
@@ -799,7 +799,7 @@ fn random_message(rng: &mut Rng, offset: i64) -> wasp::runtime::bindings::Messag
 fn fuzz_arbitrary_records_through_the_real_wasm_pipeline() {
     use wasp::config::PipelineConfig;
     use wasp::pipeline::{Pipeline, Route};
-    use wasp::runtime::bindings::BatchInfo;
+    use wasp::record::BatchInfo;
     use wasp::runtime::{Engine, EngineOptions};
 
     let mut rng = Rng::from_env("fuzz_arbitrary_records_through_the_real_wasm_pipeline");
@@ -858,9 +858,8 @@ fn fuzz_arbitrary_records_through_the_real_wasm_pipeline() {
 #[test]
 fn fuzz_arbitrary_and_mutated_plugin_files_through_the_loader() {
     use wasp::error::PluginError;
-    use wasp::runtime::bindings::{BatchInfo, Message};
+    use wasp::record::{BatchInfo, Record as Message};
     use wasp::runtime::{Engine, EngineOptions, InstanceContext, Limits, Plugin};
-    use wasp::state::{StateScope, StateStore};
 
     let mut rng = Rng::from_env("fuzz_arbitrary_and_mutated_plugin_files_through_the_loader");
     // No cache: mutants must not fill the compiled-code cache.
@@ -870,13 +869,7 @@ fn fuzz_arbitrary_and_mutated_plugin_files_through_the_loader() {
         .map(|n| std::fs::read(plugin(n)).unwrap())
         .collect();
     let limits = Limits { memory_mib: 32, deadline_ms: 100, ..Limits::default() };
-    let ctx = |config: &str| InstanceContext {
-        stage: "fuzz".into(),
-        config_json: config.into(),
-        limits,
-        state: StateScope::new(StateStore::in_memory(), "fuzz", "fuzz"),
-        metrics: Default::default(),
-    };
+    let ctx = |config: &str| InstanceContext::standalone("fuzz", config, limits);
     let info = BatchInfo { topic: "fuzz".into(), partition: 0 };
     let record = Message {
         offset: 0,

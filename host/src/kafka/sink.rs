@@ -1,11 +1,12 @@
 //! The producer side: writes each outcome where the router says, and tells
 //! the partition's offset tracker when the broker acknowledged it.
 
+use super::partitions::PartitionCounts;
 use super::stats::RunStats;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Outcome, Route};
+use crate::record::{Header, Record};
 use crate::router::{headers, Router};
-use crate::runtime::bindings::{Header, Message};
 use anyhow::{Context, Result};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KHeader, OwnedHeaders};
@@ -78,6 +79,7 @@ impl ProducerContext for SinkContext {
 /// One record ready to send.
 struct Pending<'a> {
     topic: &'a str,
+    partition: Option<i32>,
     key: Option<&'a [u8]>,
     value: Option<&'a [u8]>,
     /// `None` when the record has no headers: librdkafka then allocates none.
@@ -101,6 +103,7 @@ pub struct Sink {
     router: Router,
     version_header: bool,
     stats: Arc<RunStats>,
+    partitions: PartitionCounts,
 }
 
 fn to_headers(hs: &[Header]) -> OwnedHeaders {
@@ -120,7 +123,7 @@ impl Sink {
         let producer = config
             .create_with_context(SinkContext { stats: stats.clone() })
             .context("creating the Kafka producer")?;
-        Ok(Sink { producer, router, version_header, stats })
+        Ok(Sink { producer, router, version_header, stats, partitions: PartitionCounts::default() })
     }
 
     /// Write every outcome of a batch; the tracker learns of the inputs
@@ -129,7 +132,7 @@ impl Sink {
         &self,
         topic: &str,
         partition: i32,
-        batch: &[Message],
+        batch: &[Record],
         outcomes: &[Outcome],
         tracker: &Arc<OffsetTracker>,
     ) {
@@ -177,14 +180,18 @@ impl Sink {
         &'a self,
         topic: &str,
         partition: i32,
-        msg: &'a Message,
+        msg: &'a Record,
         outcome: &'a Outcome,
         out: &mut Vec<Pending<'a>>,
         counts: &mut Counts,
     ) {
         let mut failures = Vec::new();
         for p in &outcome.produced {
-            match self.router.topic(&p.route) {
+            let destination = self.router.topic(&p.route).and_then(|t| match p.partition {
+                None => Ok(t),
+                Some(n) => self.partitions.check(self.producer.client(), t, n).map(|()| t),
+            });
+            match destination {
                 Ok(t) => {
                     match p.route {
                         Route::Output => counts.output += 1,
@@ -203,6 +210,7 @@ impl Sink {
                     });
                     out.push(Pending {
                         topic: t,
+                        partition: p.partition,
                         key: p.key.as_deref(),
                         value: p.value.as_deref(),
                         headers: hs,
@@ -219,6 +227,7 @@ impl Sink {
             }
             out.push(Pending {
                 topic: self.router.dead_letter(),
+                partition: None,
                 key: msg.key.as_deref(),
                 value: msg.value.as_deref(),
                 headers: Some(hs),
@@ -234,6 +243,9 @@ impl Sink {
         }
         if let Some(k) = r.key {
             record = record.key(k);
+        }
+        if let Some(p) = r.partition {
+            record = record.partition(p);
         }
         if let Some(v) = r.value {
             record = record.payload(v);

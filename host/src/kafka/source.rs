@@ -7,7 +7,7 @@
 //! partition can be assigned to another process.
 
 use super::worker::{Command, Mode, WorkerHandle, WorkerShared};
-use crate::runtime::bindings::{Header, Message};
+use crate::record::{Header, Record};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
@@ -20,7 +20,7 @@ type Key = (String, i32);
 /// A running worker and the records polled for it but not handed over yet.
 struct Owned {
     handle: WorkerHandle,
-    pending: Vec<Message>,
+    pending: Vec<Record>,
 }
 
 /// Workers by topic, then partition: a record's worker is found by `&str`,
@@ -226,8 +226,8 @@ impl SourceContext {
     }
 }
 
-/// Copy a Kafka record into the contract's message type.
-pub fn to_message(m: &BorrowedMessage<'_>) -> Message {
+/// Copy a Kafka record into the host's record type.
+pub fn to_message(m: &BorrowedMessage<'_>) -> Record {
     let headers = m
         .headers()
         .map(|hs| {
@@ -239,7 +239,7 @@ pub fn to_message(m: &BorrowedMessage<'_>) -> Message {
                 .collect()
         })
         .unwrap_or_default();
-    Message {
+    Record {
         offset: m.offset(),
         timestamp: m.timestamp().to_millis(),
         key: m.key().map(<[u8]>::to_vec),

@@ -8,7 +8,7 @@ use super::stats::RunStats;
 use crate::config::BatchConfig;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::Pipeline;
-use crate::runtime::bindings::{BatchInfo, Message};
+use crate::record::{BatchInfo, Record};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -28,7 +28,7 @@ pub enum Command {
     /// Records of the worker's partition, in offset order. The source hands
     /// them over in chunks: one channel operation (and at most one wake-up)
     /// per chunk instead of per record.
-    Records(Vec<Message>),
+    Records(Vec<Record>),
     /// Finish what was received, then exit.
     Stop,
 }
@@ -102,7 +102,7 @@ fn run(
     pipeline.set_partition(&info.topic, info.partition);
     let max = shared.batch.max_records.max(1);
     let linger = Duration::from_millis(shared.batch.linger_ms);
-    let mut batch: Vec<Message> = Vec::with_capacity(max);
+    let mut batch: Vec<Record> = Vec::with_capacity(max);
     let mut stopping = false;
     while !stopping {
         // Block for the first records (unless some are left over from the

@@ -2,7 +2,7 @@
 //! worker, with the epoch ticker that wakes deadline checks and an on-disk
 //! cache of compiled code so a restart does not recompile plugins.
 
-use super::bindings::Plugin as PluginWorld;
+use super::bindings::{v1, v2};
 use super::host::HostState;
 use anyhow::{Context, Result};
 
@@ -139,9 +139,14 @@ impl Engine {
         let engine =
             wasmtime::Engine::new(&config).map_err(ah).context("creating the wasmtime engine")?;
         let mut linker = Linker::new(&engine);
-        PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        // Both contract versions' imports: their interface names differ by
+        // version, so one linker serves 0.1 and 0.2 plugins.
+        v1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(ah)
-            .context("linking the wasp:plugin imports")?;
+            .context("linking the wasp:plugin@0.1.0 imports")?;
+        v2::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(ah)
+            .context("linking the wasp:plugin@0.2.0 imports")?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(ah).context("linking WASI")?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Engine { inner: Arc::new(Inner { engine, linker, fuel: opts.fuel, _ticker: ticker }) })

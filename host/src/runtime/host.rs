@@ -1,9 +1,11 @@
-//! What a plugin instance can reach: the `log`, `state` and `metrics`
-//! imports, and an empty WASI context for runtimes that import WASI (only
-//! stdout and stderr lead anywhere: into the log).
+//! What a plugin instance can reach: the `log`, `state`, `metrics` and
+//! `files` imports of each contract version, and an empty WASI context for
+//! runtimes that import WASI (only stdout and stderr lead anywhere: into
+//! the log). The logic is written once on `HostState`; each version's trait
+//! impls only map their types onto it.
 
-use super::bindings::wasp::plugin::{log, metrics, state, types};
-use super::bindings::{Level, Scope};
+use super::bindings::{v1, v2};
+use super::files::StageFiles;
 use super::limits::MemoryLimiter;
 use super::logbudget::LogBudget;
 use crate::metrics::StageMetrics;
@@ -45,6 +47,8 @@ pub struct HostState {
     pub last_error: Option<String>,
     /// `[stage.limits] state_mib` in bytes.
     state_quota: usize,
+    /// The files the pipeline gives the stage.
+    files: Arc<StageFiles>,
     /// Shared with the WASI stdout/stderr of the instance.
     log_budget: LogBudget,
     /// A counter update was dropped (too many names) and the log said so.
@@ -60,6 +64,7 @@ impl HostState {
         state: StateScope,
         metrics: Arc<StageMetrics>,
         limits: &super::limits::Limits,
+        files: Arc<StageFiles>,
     ) -> Self {
         let memory_cap = limits.memory_bytes();
         let log_budget =
@@ -67,6 +72,7 @@ impl HostState {
         HostState {
             wasi: super::sandbox::empty_wasi(label.clone(), limits.clock, log_budget.clone()),
             log_budget,
+            files,
             state_quota: limits.state_bytes(),
             counters_warned: false,
             label,
@@ -86,17 +92,25 @@ impl WasiView for HostState {
     }
 }
 
-impl types::Host for HostState {}
+/// A log level of either contract version.
+#[derive(Clone, Copy)]
+enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
 
-impl log::Host for HostState {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+impl HostState {
+    fn log(&mut self, level: Level, message: String) {
         let mut message = message;
         crate::text::cut(&mut message, MAX_LOG_LINE, "… (cut)");
         if matches!(level, Level::Error) {
             self.last_error = Some(one_line(&message, MAX_REASON_LOG));
         }
         if !self.log_budget.allow() {
-            return Ok(());
+            return;
         }
         let plugin = &*self.label;
         match level {
@@ -106,43 +120,89 @@ impl log::Host for HostState {
             Level::Warn => tracing::warn!(plugin, "{message}"),
             Level::Error => tracing::error!(plugin, "{message}"),
         }
-        Ok(())
     }
-}
 
-impl state::Host for HostState {
-    fn get(&mut self, scope: Scope, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.state.get(scope == Scope::Partition, &key))
-    }
-    fn set(&mut self, scope: Scope, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+    fn state_set(&mut self, partition: bool, key: &str, value: Vec<u8>) -> wasmtime::Result<()> {
         // A refused set fails the call: the plugin cannot go on as if its
         // model or window were saved.
-        self.state.set(scope == Scope::Partition, &key, value, self.state_quota)?;
+        self.state.set(partition, key, value, self.state_quota)?;
         Ok(())
     }
-    fn delete(&mut self, scope: Scope, key: String) -> wasmtime::Result<()> {
-        self.state.delete(scope == Scope::Partition, &key);
-        Ok(())
-    }
-    fn keys(&mut self, scope: Scope, prefix: String) -> wasmtime::Result<Vec<String>> {
-        Ok(self.state.keys(scope == Scope::Partition, &prefix))
-    }
-}
 
-impl metrics::Host for HostState {
-    fn counter_add(&mut self, name: String, delta: u64) -> wasmtime::Result<()> {
-        if !self.metrics.add_plugin(&name, delta) && !self.counters_warned {
+    fn counter_add(&mut self, name: &str, delta: u64) {
+        if !self.metrics.add_plugin(name, delta) && !self.counters_warned {
             self.counters_warned = true;
             tracing::warn!(
                 plugin = &*self.label,
                 "counter {:?} not kept: a stage keeps at most {} plugin counters with names \
                  of at most {} bytes (updates dropped are counted in {})",
-                one_line(&name, 64),
+                one_line(name, 64),
                 crate::metrics::MAX_PLUGIN_COUNTERS,
                 crate::metrics::MAX_COUNTER_NAME,
                 crate::metrics::PLUGIN_COUNTERS_DROPPED
             );
         }
-        Ok(())
+    }
+}
+
+/// The imports of one contract version, mapped onto `HostState`. The
+/// interfaces are the same in 0.1 and 0.2 apart from their types' paths.
+macro_rules! common_imports {
+    ($v:ident) => {
+        impl $v::wasp::plugin::types::Host for HostState {}
+
+        impl $v::wasp::plugin::log::Host for HostState {
+            fn log(&mut self, level: $v::Level, message: String) -> wasmtime::Result<()> {
+                let level = match level {
+                    $v::Level::Trace => Level::Trace,
+                    $v::Level::Debug => Level::Debug,
+                    $v::Level::Info => Level::Info,
+                    $v::Level::Warn => Level::Warn,
+                    $v::Level::Error => Level::Error,
+                };
+                HostState::log(self, level, message);
+                Ok(())
+            }
+        }
+
+        impl $v::wasp::plugin::state::Host for HostState {
+            fn get(&mut self, scope: $v::Scope, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+                Ok(self.state.get(scope == $v::Scope::Partition, &key))
+            }
+            fn set(
+                &mut self,
+                scope: $v::Scope,
+                key: String,
+                value: Vec<u8>,
+            ) -> wasmtime::Result<()> {
+                self.state_set(scope == $v::Scope::Partition, &key, value)
+            }
+            fn delete(&mut self, scope: $v::Scope, key: String) -> wasmtime::Result<()> {
+                self.state.delete(scope == $v::Scope::Partition, &key);
+                Ok(())
+            }
+            fn keys(&mut self, scope: $v::Scope, prefix: String) -> wasmtime::Result<Vec<String>> {
+                Ok(self.state.keys(scope == $v::Scope::Partition, &prefix))
+            }
+        }
+
+        impl $v::wasp::plugin::metrics::Host for HostState {
+            fn counter_add(&mut self, name: String, delta: u64) -> wasmtime::Result<()> {
+                HostState::counter_add(self, &name, delta);
+                Ok(())
+            }
+        }
+    };
+}
+
+common_imports!(v1);
+common_imports!(v2);
+
+impl v2::wasp::plugin::files::Host for HostState {
+    fn read(&mut self, name: String) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        Ok(self.files.read(&name).map(|b| b.to_vec()))
+    }
+    fn names(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(self.files.names())
     }
 }

@@ -3,13 +3,15 @@
 //! instance rebuilds itself (fresh store, `init` again) before its next call;
 //! so does an instance that reached its stage's `recycle_after_calls`.
 
-use super::bindings::{BatchInfo, Message, Plugin as PluginWorld, PluginInfo, Verdict};
+use super::abi::{Call, Exports};
 use super::fault::Fault;
+use super::files::StageFiles;
 use super::host::HostState;
 use super::limits::Limits;
 use super::plugin::Plugin;
 use crate::error::PluginError;
 use crate::metrics::{self, StageMetrics};
+use crate::record::{BatchInfo, PluginInfo, Record, Verdict};
 use crate::state::StateScope;
 use cpu_time::ThreadTime;
 use std::sync::Arc;
@@ -28,6 +30,23 @@ pub struct InstanceContext {
     pub state: StateScope,
     /// The stage's counters.
     pub metrics: Arc<StageMetrics>,
+    /// The files the pipeline gives the stage.
+    pub files: Arc<StageFiles>,
+}
+
+impl InstanceContext {
+    /// A stage of its own: in-memory state, fresh counters, no files (for
+    /// `wasp check`, benchmarks and tests).
+    pub fn standalone(stage: &str, config_json: &str, limits: Limits) -> Self {
+        InstanceContext {
+            stage: stage.into(),
+            config_json: config_json.into(),
+            limits,
+            state: StateScope::new(crate::state::StateStore::in_memory(), stage, stage),
+            metrics: Arc::default(),
+            files: Arc::new(StageFiles::none(stage)),
+        }
+    }
 }
 
 /// The size of an instance's guest state, see [`PluginInstance::footprint`].
@@ -44,7 +63,7 @@ pub struct PluginInstance {
     plugin: Arc<Plugin>,
     ctx: InstanceContext,
     store: Store<HostState>,
-    bindings: PluginWorld,
+    exports: Exports,
     poisoned: bool,
     /// Calls made on the current store, for `recycle_after_calls`.
     calls: u64,
@@ -56,7 +75,13 @@ fn thread_cpu() -> std::time::Duration {
 
 fn new_store(plugin: &Plugin, ctx: &InstanceContext) -> Store<HostState> {
     let label: Arc<str> = format!("{}/{}", ctx.stage, plugin_name(plugin)).into();
-    let host = HostState::new(label, ctx.state.clone(), ctx.metrics.clone(), &ctx.limits);
+    let host = HostState::new(
+        label,
+        ctx.state.clone(),
+        ctx.metrics.clone(),
+        &ctx.limits,
+        ctx.files.clone(),
+    );
     let mut store = Store::new(plugin.engine().wasmtime(), host);
     store.limiter(|h| &mut h.limiter);
     let deadline = ctx.limits.deadline();
@@ -119,7 +144,7 @@ fn start_failed(plugin: &Plugin, ctx: &InstanceContext, fault: Fault) -> PluginE
 fn instantiate(
     plugin: &Plugin,
     ctx: &InstanceContext,
-) -> Result<(Store<HostState>, PluginWorld), PluginError> {
+) -> Result<(Store<HostState>, Exports), PluginError> {
     let mut store = new_store(plugin, ctx);
     let fuel = plugin.engine().fuel_enabled();
     let bindings = guarded(&mut store, &ctx.limits, fuel, |s| plugin.pre().instantiate(s))
@@ -131,13 +156,11 @@ fn instantiate(
 fn boot(
     plugin: &Plugin,
     ctx: &InstanceContext,
-) -> Result<(Store<HostState>, PluginWorld), PluginError> {
+) -> Result<(Store<HostState>, Exports), PluginError> {
     let (mut store, bindings) = instantiate(plugin, ctx)?;
     let fuel = plugin.engine().fuel_enabled();
-    let init = guarded(&mut store, &ctx.limits, fuel, |s| {
-        bindings.wasp_plugin_processor().call_init(s, &ctx.config_json)
-    })
-    .map_err(|f| start_failed(plugin, ctx, f))?;
+    let init = guarded(&mut store, &ctx.limits, fuel, |s| bindings.init(s, &ctx.config_json))
+        .map_err(|f| start_failed(plugin, ctx, f))?;
     init.map_err(|message| PluginError::InitRefused {
         path: plugin.path().into(),
         stage: ctx.stage.clone(),
@@ -148,21 +171,15 @@ fn boot(
 
 impl PluginInstance {
     pub(crate) fn start(plugin: Arc<Plugin>, ctx: InstanceContext) -> Result<Self, PluginError> {
-        let (store, bindings) = boot(&plugin, &ctx)?;
-        Ok(PluginInstance { plugin, ctx, store, bindings, poisoned: false, calls: 0 })
+        let (store, exports) = boot(&plugin, &ctx)?;
+        Ok(PluginInstance { plugin, ctx, store, exports, poisoned: false, calls: 0 })
     }
 
     pub(crate) fn probe_info(plugin: Arc<Plugin>) -> Result<PluginInfo, PluginError> {
-        let ctx = InstanceContext {
-            stage: "check".into(),
-            config_json: "{}".into(),
-            limits: Limits::default(),
-            state: StateScope::new(crate::state::StateStore::in_memory(), "check", "check"),
-            metrics: Arc::default(),
-        };
-        let (mut store, bindings) = instantiate(&plugin, &ctx)?;
+        let ctx = InstanceContext::standalone("check", "{}", Limits::default());
+        let (mut store, exports) = instantiate(&plugin, &ctx)?;
         let fuel = plugin.engine().fuel_enabled();
-        guarded(&mut store, &ctx.limits, fuel, |s| bindings.wasp_plugin_processor().call_info(s))
+        guarded(&mut store, &ctx.limits, fuel, |s| exports.info(s))
             .map_err(|f| start_failed(&plugin, &ctx, f))
     }
 
@@ -184,12 +201,12 @@ impl PluginInstance {
             return Ok(());
         }
         self.ctx.metrics.add(metrics::INSTANCE_RECYCLES, 1);
-        let (store, bindings) = boot(&self.plugin, &self.ctx).map_err(|e| Fault {
+        let (store, exports) = boot(&self.plugin, &self.ctx).map_err(|e| Fault {
             kind: super::fault::FaultKind::Trap,
             message: format!("instance restart failed: {e}"),
         })?;
         self.store = store;
-        self.bindings = bindings;
+        self.exports = exports;
         self.poisoned = false;
         self.calls = 0;
         Ok(())
@@ -197,19 +214,24 @@ impl PluginInstance {
 
     fn call(
         &mut self,
-        batch_len: usize,
-        f: impl FnOnce(&PluginWorld, &mut Store<HostState>) -> wasmtime::Result<Vec<Verdict>>,
+        call: Call,
+        info: &BatchInfo,
+        batch: &[Record],
     ) -> Result<Vec<Verdict>, Fault> {
         self.ready()?;
         let fuel = self.plugin.engine().fuel_enabled();
-        let bindings = &self.bindings;
+        let exports = &mut self.exports;
         self.calls += 1;
-        let verdicts = guarded(&mut self.store, &self.ctx.limits, fuel, |s| f(bindings, s))
-            .inspect_err(|_| self.poisoned = true)?;
-        if verdicts.len() != batch_len {
+        let verdicts = guarded(&mut self.store, &self.ctx.limits, fuel, |s| {
+            exports.call(s, call, info, batch)
+        })
+        .inspect_err(|_| self.poisoned = true)?
+        .map_err(Fault::contract)?;
+        if verdicts.len() != batch.len() {
             return Err(Fault::contract(format!(
-                "plugin returned {} verdicts for {batch_len} records",
-                verdicts.len()
+                "plugin returned {} verdicts for {} records",
+                verdicts.len(),
+                batch.len()
             )));
         }
         Ok(verdicts)
@@ -224,12 +246,12 @@ impl PluginInstance {
     }
 
     /// Run `process` on a batch; one verdict per record or a fault.
-    pub fn process(&mut self, info: &BatchInfo, batch: &[Message]) -> Result<Vec<Verdict>, Fault> {
-        self.call(batch.len(), |b, s| b.wasp_plugin_processor().call_process(s, info, batch))
+    pub fn process(&mut self, info: &BatchInfo, batch: &[Record]) -> Result<Vec<Verdict>, Fault> {
+        self.call(Call::Process, info, batch)
     }
 
     /// Run `learn` on a batch of corrections.
-    pub fn learn(&mut self, info: &BatchInfo, batch: &[Message]) -> Result<Vec<Verdict>, Fault> {
-        self.call(batch.len(), |b, s| b.wasp_plugin_processor().call_learn(s, info, batch))
+    pub fn learn(&mut self, info: &BatchInfo, batch: &[Record]) -> Result<Vec<Verdict>, Fault> {
+        self.call(Call::Learn, info, batch)
     }
 }

@@ -44,6 +44,11 @@ pub struct Limits {
     /// input, config and state; not 0, because Go's runtime refuses a zero
     /// monotonic clock) or `real` (the host's clocks, an explicit grant).
     pub clock: ClockGrant,
+    /// Bytes (MiB) of all the files the pipeline gives the stage
+    /// (`[stage.files]`), read into wasp's memory once per version and
+    /// copied into an instance when it reads them. 64 MiB holds a random
+    /// forest of a few hundred deep trees as JSON.
+    pub files_mib: u64,
 }
 
 /// Which clocks a plugin is granted.
@@ -67,6 +72,7 @@ impl Default for Limits {
             state_mib: 64,
             log_lines_per_second: 1_000,
             clock: ClockGrant::Frozen,
+            files_mib: 64,
         }
     }
 }
@@ -80,6 +86,11 @@ impl Limits {
     /// The state quota in bytes.
     pub fn state_bytes(&self) -> usize {
         usize::try_from(self.state_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// The size limit of the stage's files in bytes.
+    pub fn files_bytes(&self) -> usize {
+        usize::try_from(self.files_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
     /// The CPU budget per call.

@@ -1,11 +1,11 @@
 //! A plugin file compiled, checked against the world, and ready to
 //! instantiate many times.
 
-use super::bindings::{PluginInfo, PluginPre};
+use super::abi::Pre;
 use super::engine::Engine;
-use super::host::HostState;
 use super::instance::{InstanceContext, PluginInstance};
 use crate::error::PluginError;
+use crate::record::PluginInfo;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 pub struct Plugin {
     path: PathBuf,
     version: String,
-    pre: PluginPre<HostState>,
+    pre: Pre,
     engine: Engine,
 }
 
@@ -61,7 +61,8 @@ impl Plugin {
             detail: format!("{e:#}"),
         };
         let instance_pre = engine.linker().instantiate_pre(&component).map_err(wrong_world)?;
-        let pre = PluginPre::new(instance_pre).map_err(wrong_world)?;
+        let pre = Pre::new(instance_pre)
+            .map_err(|detail| PluginError::WrongWorld { path: path.into(), detail })?;
         let digest = Sha256::digest(bytes);
         Ok(Arc::new(Plugin {
             path: path.into(),
@@ -86,8 +87,13 @@ impl Plugin {
         &self.engine
     }
 
-    pub(crate) fn pre(&self) -> &PluginPre<HostState> {
+    pub(crate) fn pre(&self) -> &Pre {
         &self.pre
+    }
+
+    /// The contract version the plugin implements, e.g. `0.2.0`.
+    pub fn contract(&self) -> &'static str {
+        self.pre.contract()
     }
 
     /// Start an instance and initialise it with the stage's config.

@@ -104,12 +104,9 @@ impl Hostile {
             ),
             Mode::Huge => Verdict::Value(vec![b'x'; self.config.huge_mib << 20]),
             Mode::Reject => Verdict::Reject("r".repeat(self.config.huge_mib << 20)),
-            Mode::Topic => Verdict::Emit(vec![Output {
-                destination: wasp_sdk::Destination::Topic("t".repeat(10_000)),
-                key: None,
-                value: Some(b"{}".to_vec()),
-                headers: Vec::new(),
-            }]),
+            Mode::Topic => {
+                Verdict::Emit(vec![wasp_sdk::to_topic(&"t".repeat(10_000), b"{}".to_vec())])
+            }
             Mode::State => {
                 let key = format!("hoard/{id}");
                 wasp_sdk::state::set(

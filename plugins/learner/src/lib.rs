@@ -70,7 +70,7 @@
 //! - `learner/model-version`: the version as text, read once per batch so
 //!   every instance picks up a new model.
 use serde_json::{json, Map, Value};
-use wasp_sdk::{BatchInfo, Destination, Header, Level, Message, Plugin, PluginInfo, Verdict};
+use wasp_sdk::{BatchInfo, Header, Level, Message, Plugin, PluginInfo, Verdict};
 
 pub mod clock;
 pub mod config;
@@ -319,9 +319,7 @@ impl Plugin for Learner {
                 None => Verdict::Drop,
                 Some(topic) => {
                     let bytes = serde_json::to_vec(&event).expect("JSON serialises");
-                    let mut out = wasp_sdk::feedback(bytes);
-                    out.destination = Destination::Topic(topic.clone());
-                    Verdict::Emit(vec![out])
+                    Verdict::Emit(vec![wasp_sdk::to_topic(topic, bytes)])
                 }
             },
         }
@@ -333,6 +331,7 @@ wasp_sdk::export_plugin!(Learner);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasp_sdk::Destination;
 
     fn info() -> BatchInfo {
         BatchInfo { topic: "training".into(), partition: 0 }

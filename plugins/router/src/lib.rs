@@ -2,13 +2,16 @@
 //! missing field) forwards it, `"feedback"` sends it to the feedback topic,
 //! `"drop"` drops it, `"reject:<reason>"` dead-letters it, and any other
 //! value names the topic to write it to (which the pipeline must allow-list).
-//! Useful on its own for fan-out by record type, and in tests of routing.
+//! With `partition_field` set, a record holding that field (a whole number)
+//! goes to that partition of its topic. Useful on its own for fan-out by
+//! record type, and in tests of routing.
 use serde::Deserialize;
 use wasp_sdk::{BatchInfo, Destination, Message, Output, Plugin, PluginInfo, Verdict};
 
 /// The router plugin.
 pub struct Router {
     field: String,
+    partition_field: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -16,6 +19,8 @@ pub struct Router {
 struct Config {
     #[serde(default = "default_field")]
     field: String,
+    #[serde(default)]
+    partition_field: Option<String>,
 }
 
 fn default_field() -> String {
@@ -34,8 +39,21 @@ impl Router {
             Some(serde_json::Value::String(s)) => s.as_str(),
             Some(_) => return Verdict::Reject(format!("field '{}' is not a string", self.field)),
         };
+        let partition = match self.partition_field.as_ref().and_then(|f| obj.get(f)) {
+            None => None,
+            Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()) {
+                Some(p) => Some(p),
+                None => {
+                    return Verdict::Reject(format!(
+                        "field '{}' is not a partition number",
+                        self.partition_field.as_deref().unwrap_or_default()
+                    ))
+                }
+            },
+        };
         let out = |destination| Output {
             destination,
+            partition,
             key: None,
             value: value.map(<[u8]>::to_vec),
             headers: vec![],
@@ -62,7 +80,7 @@ impl Plugin for Router {
 
     fn init(config: &str) -> Result<Self, String> {
         let c: Config = wasp_sdk::parse_config(config)?;
-        Ok(Router { field: c.field })
+        Ok(Router { field: c.field, partition_field: c.partition_field })
     }
 
     fn process(&mut self, _info: &BatchInfo, record: Message) -> Verdict {
@@ -92,5 +110,19 @@ mod tests {
             _ => panic!("expected emit"),
         }
         assert!(Router::init(r#"{"feild":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn routes_to_a_partition_when_asked() {
+        let r = Router::init(r#"{"partition_field":"p"}"#).unwrap();
+        match r.route(Some(br#"{"route":"alerts","p":3}"#)) {
+            Verdict::Emit(o) => assert_eq!(o[0].partition, Some(3)),
+            v => panic!("expected emit, got {v:?}"),
+        }
+        match r.route(Some(br#"{"route":"alerts"}"#)) {
+            Verdict::Emit(o) => assert_eq!(o[0].partition, None),
+            v => panic!("expected emit, got {v:?}"),
+        }
+        assert!(matches!(r.route(Some(br#"{"route":"alerts","p":"x"}"#)), Verdict::Reject(_)));
     }
 }

@@ -78,3 +78,49 @@ pub mod state {
         imp::keys(scope, prefix)
     }
 }
+
+/// Read-only files the pipeline gives the stage (`[stage.files]` in the
+/// pipeline file), such as a model document. Natively, tests give them with
+/// [`files::provide`](provide).
+pub mod files {
+    #[cfg(target_arch = "wasm32")]
+    use crate::bindings::wasp::plugin::files as imp;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod imp {
+        use std::cell::RefCell;
+        use std::collections::BTreeMap;
+
+        thread_local! {
+            pub static FILES: RefCell<BTreeMap<String, Vec<u8>>> = RefCell::new(BTreeMap::new());
+        }
+        pub fn read(name: &str) -> Result<Vec<u8>, String> {
+            FILES.with(|f| {
+                f.borrow().get(name).cloned().ok_or_else(|| {
+                    format!("no file named '{name}' was provided (natively: files::provide)")
+                })
+            })
+        }
+        pub fn names() -> Vec<String> {
+            FILES.with(|f| f.borrow().keys().cloned().collect())
+        }
+    }
+
+    /// The bytes of the file given under `name`. The error names the files
+    /// the stage was given and how to give another: return it from `init`
+    /// as is.
+    pub fn read(name: &str) -> Result<Vec<u8>, String> {
+        imp::read(name)
+    }
+
+    /// The names of the files given to the stage, ascending.
+    pub fn names() -> Vec<String> {
+        imp::names()
+    }
+
+    /// Natively only: give this thread's plugin a file, as a pipeline would.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn provide(name: &str, bytes: &[u8]) {
+        imp::FILES.with(|f| f.borrow_mut().insert(name.to_string(), bytes.to_vec()));
+    }
+}

@@ -6,15 +6,23 @@
 //! [`Plugin::process`] once per record (or [`Plugin::process_batch`] when the
 //! plugin overrides it).
 //!
-//! Host imports ([`log`], [`state`], [`counter_add`]) work natively too: off
-//! Wasm they use an in-process stub so plugin logic can be unit-tested with
-//! plain `cargo test`.
+//! Host imports ([`log`], [`state`], [`counter_add`], [`files`]) work
+//! natively too: off Wasm they use an in-process stub so plugin logic can be
+//! unit-tested with plain `cargo test`.
+//!
+//! The SDK targets `wasp:plugin@0.2.0`, where a batch crosses the boundary
+//! in a few buffers; [`Message`] and [`Verdict`] are the SDK's own owned
+//! types, built from and turned into those buffers by the export glue.
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+pub mod abi;
 pub mod config;
 mod host;
+mod types;
 
-pub use host::{counter_add, log, state};
+pub use host::{counter_add, files, log, state};
+pub use types::{BatchInfo, Destination, Header, Message, Output, Verdict};
 
 /// The generated bindings for the `wasp:plugin` world. Plugin authors rarely
 /// need this; it is public for the export macro.
@@ -26,12 +34,11 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
         default_bindings_module: "::wasp_sdk::bindings",
+        additional_derives: [PartialEq],
     });
 }
 
-pub use bindings::wasp::plugin::types::{
-    BatchInfo, Destination, Header, Level, Message, Output, PluginInfo, Scope, Verdict,
-};
+pub use bindings::wasp::plugin::types::{Level, PluginInfo, Scope};
 
 /// A processor plugin. One value lives per plugin instance, created by
 /// [`Plugin::init`] from the stage's config.
@@ -66,19 +73,25 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, S
     serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))
 }
 
+/// An output to `destination` with a value, the input's key, no headers
+/// and the producer's choice of partition.
+pub fn output_to(destination: Destination, value: Vec<u8>) -> Output {
+    Output { destination, partition: None, key: None, value: Some(value), headers: Vec::new() }
+}
+
 /// Build a `next` output with a new value and the input key.
 pub fn output(value: Vec<u8>) -> Output {
-    Output { destination: Destination::Next, key: None, value: Some(value), headers: Vec::new() }
+    output_to(Destination::Next, value)
 }
 
 /// Build a `feedback` output with a value and the input key.
 pub fn feedback(value: Vec<u8>) -> Output {
-    Output {
-        destination: Destination::Feedback,
-        key: None,
-        value: Some(value),
-        headers: Vec::new(),
-    }
+    output_to(Destination::Feedback, value)
+}
+
+/// Build an output to the allow-listed `topic` with a value and the input key.
+pub fn to_topic(topic: &str, value: Vec<u8>) -> Output {
+    output_to(Destination::Topic(topic.to_string()), value)
 }
 
 #[doc(hidden)]
@@ -119,7 +132,8 @@ macro_rules! export_plugin {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::bindings::exports::wasp::plugin::processor::Guest;
-            use $crate::{BatchInfo, Message, PluginInfo, Verdict};
+            use $crate::bindings::wasp::plugin::types::{Batch, Reply};
+            use $crate::PluginInfo;
 
             thread_local! {
                 static SLOT: $crate::__private::Slot<$plugin> =
@@ -135,15 +149,20 @@ macro_rules! export_plugin {
                 fn init(config: String) -> Result<(), String> {
                     SLOT.with(|s| s.init(&config))
                 }
-                fn process(info: BatchInfo, batch: Vec<Message>) -> Vec<Verdict> {
-                    SLOT.with(|s| s.with(|p| $crate::Plugin::process_batch(p, &info, batch)))
+                fn process(batch: Batch) -> Reply {
+                    let (info, batch) = $crate::abi::decode(batch);
+                    let verdicts =
+                        SLOT.with(|s| s.with(|p| $crate::Plugin::process_batch(p, &info, batch)));
+                    $crate::abi::encode(verdicts)
                 }
-                fn learn(info: BatchInfo, batch: Vec<Message>) -> Vec<Verdict> {
-                    SLOT.with(|s| {
+                fn learn(batch: Batch) -> Reply {
+                    let (info, batch) = $crate::abi::decode(batch);
+                    let verdicts = SLOT.with(|s| {
                         s.with(|p| {
                             batch.into_iter().map(|m| $crate::Plugin::learn(p, &info, m)).collect()
                         })
-                    })
+                    });
+                    $crate::abi::encode(verdicts)
                 }
             }
 

@@ -1,0 +1,103 @@
+//! A worker's instance of one stage: switches to a reloaded version at a
+//! batch boundary, and isolates a failed batch by retrying it record by
+//! record so only the poison records fail.
+
+use super::caps::OutputCaps;
+use super::slot::StageSlot;
+use super::spec::StageSpec;
+use crate::metrics;
+use crate::record::{BatchInfo, Record, Verdict};
+use crate::runtime::{Fault, FaultKind, PluginInstance};
+use std::sync::Arc;
+
+pub(crate) struct StageRunner {
+    pub(crate) slot: Arc<StageSlot>,
+    pub(crate) generation: u64,
+    pub(crate) spec: Arc<StageSpec>,
+    pub(crate) instance: PluginInstance,
+}
+
+impl StageRunner {
+    /// At a batch boundary: switch to the stage's current version if it
+    /// changed. The new version was validated before the swap; should it
+    /// still fail to start here, this worker keeps the old one.
+    pub(crate) fn refresh(&mut self, partition: Option<&(String, i32)>) {
+        let generation = self.slot.generation();
+        if generation == self.generation {
+            return;
+        }
+        self.generation = generation;
+        let spec = self.slot.current();
+        match spec.start_instance() {
+            Ok(mut instance) => {
+                if let Some((topic, p)) = partition {
+                    instance.set_partition(topic, *p);
+                }
+                tracing::debug!(stage = %spec.name, version = %spec.version, "worker switched version");
+                self.instance = instance;
+                self.spec = spec;
+            }
+            Err(e) => {
+                tracing::error!(stage = %spec.name, "new version failed to start in a worker, keeping the old one: {e}")
+            }
+        }
+    }
+
+    /// One result per record; a failed batch is retried record by record.
+    /// Verdicts over the output caps become contract faults here, so every
+    /// failure of the plugin counts towards disabling the stage, which can
+    /// happen in the middle of a retried batch: a plugin failing on every
+    /// record costs `max_consecutive_failures` calls, not one per record.
+    pub(crate) fn run(
+        &mut self,
+        info: &BatchInfo,
+        msgs: &[Record],
+        learn: bool,
+        caps: &OutputCaps,
+    ) -> Vec<Result<Verdict, Fault>> {
+        let spec = self.spec.clone();
+        spec.metrics.add(metrics::RECORDS_IN, msgs.len() as u64);
+        let refused = || {
+            spec.metrics.add(metrics::DISABLED, 1);
+            let message = spec.health.disabled().unwrap_or_default();
+            Err(Fault { kind: FaultKind::Disabled, message })
+        };
+        let settle = |result: Result<Verdict, Fault>| {
+            let result = result.and_then(|v| caps.check(&v).map(|()| v).map_err(Fault::contract));
+            spec.track(result.as_ref().err());
+            result
+        };
+        if spec.health.is_disabled() {
+            return msgs.iter().map(|_| refused()).collect();
+        }
+        let call = |inst: &mut PluginInstance, m: &[Record]| {
+            if learn {
+                inst.learn(info, m)
+            } else {
+                inst.process(info, m)
+            }
+        };
+        match call(&mut self.instance, msgs) {
+            Ok(v) => v.into_iter().map(|v| settle(Ok(v))).collect(),
+            Err(fault) if msgs.len() == 1 => vec![settle(Err(fault))],
+            Err(fault) => {
+                tracing::warn!(
+                    stage = %spec.name,
+                    %fault,
+                    "batch of {} failed; retrying record by record to isolate it",
+                    msgs.len()
+                );
+                msgs.iter()
+                    .map(|m| {
+                        if spec.health.is_disabled() {
+                            return refused();
+                        }
+                        let r = call(&mut self.instance, std::slice::from_ref(m))
+                            .map(|mut v| v.remove(0));
+                        settle(r)
+                    })
+                    .collect()
+            }
+        }
+    }
+}
