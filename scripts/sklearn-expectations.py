@@ -25,29 +25,11 @@ Usage: python3 scripts/sklearn-expectations.py
 import json
 import os
 import re
-import subprocess
 import sys
 
-SKLEARN_VERSION = "1.9.1"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-
-def ensure_sklearn():
-    try:
-        import sklearn
-
-        if sklearn.__version__ == SKLEARN_VERSION:
-            return
-    except ImportError:
-        pass
-    if os.environ.get("WASP_SKLEARN_REEXEC"):
-        sys.exit(f"scikit-learn=={SKLEARN_VERSION} still not importable after pip install")
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "--quiet", f"scikit-learn=={SKLEARN_VERSION}"]
-    )
-    # A fresh interpreter, so the newly installed version is the one imported.
-    os.environ["WASP_SKLEARN_REEXEC"] = "1"
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from sklearn_pin import ensure_sklearn  # noqa: E402
 
 
 ensure_sklearn()

@@ -9,6 +9,7 @@ mod contract;
 mod contract_v2;
 mod kafka;
 mod languages;
+mod learner;
 mod ml;
 mod models;
 mod plot;

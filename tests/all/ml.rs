@@ -120,7 +120,7 @@ impl Dataset {
 
 /// Write a pipeline file from JSON (converted to TOML), with the fast
 /// consumer-group settings the broker tests use.
-fn write_pipeline(path: &Path, mut pipeline: Value) -> PathBuf {
+pub(crate) fn write_pipeline(path: &Path, mut pipeline: Value) -> PathBuf {
     pipeline["kafka"] =
         json!({"consumer": {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}});
     let toml_value: toml::Value = toml::Value::try_from(&pipeline).expect("JSON pipeline as TOML");
@@ -132,7 +132,7 @@ fn stage(name: &str, plugin: &Path, config: Value) -> Value {
     json!({"name": name, "plugin": plugin.to_str().unwrap(), "config": config})
 }
 
-fn value(r: &Record) -> Value {
+pub(crate) fn value(r: &Record) -> Value {
     serde_json::from_slice(r.value.as_deref().expect("a value")).expect("a JSON value")
 }
 
@@ -149,7 +149,7 @@ fn keyed(values: &[Value]) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Read `topic` until it holds at least `n` records or `timeout` passes.
-fn read_at_least(topic: &str, n: usize, timeout: Duration) -> Vec<Record> {
+pub(crate) fn read_at_least(topic: &str, n: usize, timeout: Duration) -> Vec<Record> {
     let start = Instant::now();
     loop {
         let recs = read(topic, Duration::from_millis(1500));
