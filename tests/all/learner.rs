@@ -29,7 +29,11 @@ fn states(file: &str) -> Vec<Value> {
 
 /// `(key, value)` records keyed by position.
 fn records(values: &[Value]) -> Vec<(String, Vec<u8>)> {
-    values.iter().enumerate().map(|(i, v)| (i.to_string(), serde_json::to_vec(v).unwrap())).collect()
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i.to_string(), serde_json::to_vec(v).unwrap()))
+        .collect()
 }
 
 /// Match states as input: the features and the true final score, which the
@@ -65,7 +69,14 @@ fn learner_stage(min_samples: u64, refit_every: u64, status: &str) -> Value {
 
 /// A pipeline file; runs of the same `name` share the consumer group and
 /// the stage's state.
-fn pipeline(dir: &Path, file: &str, name: &str, topics: Value, stage: Value, state: bool) -> PathBuf {
+fn pipeline(
+    dir: &Path,
+    file: &str,
+    name: &str,
+    topics: Value,
+    stage: Value,
+    state: bool,
+) -> PathBuf {
     let mut p = json!({"name": name, "topics": topics, "stage": [stage]});
     if state {
         p["state"] = json!({"path": "state.json"});
@@ -99,7 +110,14 @@ fn learns_from_the_training_topic_announces_each_model_and_predicts() {
     let dir = temp_dir("learner");
     let topics = json!({"input": [input], "output": output, "feedback": feedback,
         "corrections": training, "dead_letter": dlq, "allowed": [status]});
-    let p = pipeline(&dir, "learner.toml", &unique("learner"), topics, learner_stage(200, 100, &status), false);
+    let p = pipeline(
+        &dir,
+        "learner.toml",
+        &unique("learner"),
+        topics,
+        learner_stage(200, 100, &status),
+        false,
+    );
     let train = states("cricket-train.jsonl");
     let held = states("cricket-holdout.jsonl");
 
@@ -143,8 +161,14 @@ fn learns_from_the_training_topic_announces_each_model_and_predicts() {
     let v1 = value(&events[0]);
     assert_eq!(v1["event"], "model-ready");
     assert_eq!(v1["model_version"], 1);
-    assert_eq!((v1["samples"].as_u64(), v1["trained_on"].as_u64(), v1["held_out"].as_u64()), (Some(200), Some(160), Some(40)));
-    assert_eq!((v1["algorithm"].as_str(), v1["target"].as_str()), (Some("random_forest"), Some("final_score")));
+    assert_eq!(
+        (v1["samples"].as_u64(), v1["trained_on"].as_u64(), v1["held_out"].as_u64()),
+        (Some(200), Some(160), Some(40))
+    );
+    assert_eq!(
+        (v1["algorithm"].as_str(), v1["target"].as_str()),
+        (Some("random_forest"), Some("final_score"))
+    );
     let q1 = v1["quality"]["r2"].as_f64().expect("R² on the held-out slice");
     assert!(q1 > 0.8, "R² {q1} on the held-out slice: {v1}");
     assert!(v1["fit_ms"].as_f64().is_some_and(|ms| ms > 0.0), "the real clock times the fit: {v1}");
@@ -152,7 +176,8 @@ fn learns_from_the_training_topic_announces_each_model_and_predicts() {
     // Predictions, scored against the states' true final scores.
     let scored = inputs(&held[..300], "v1");
     produce(&input, &records(&scored), None);
-    let out: Vec<Value> = read_at_least(&output, 300, Duration::from_secs(60)).iter().map(value).collect();
+    let out: Vec<Value> =
+        read_at_least(&output, 300, Duration::from_secs(60)).iter().map(value).collect();
     assert_eq!(out.len(), 300, "{}", w.log());
     assert!(out.iter().all(|v| v["model_version"] == 1));
     let r2_v1 = r2(&out);
@@ -164,7 +189,11 @@ fn learns_from_the_training_topic_announces_each_model_and_predicts() {
     let events = read_at_least(&status, 2, Duration::from_secs(60));
     assert_eq!(events.len(), 2, "{}", w.log());
     let v2 = value(&events[1]);
-    assert_eq!((v2["model_version"].as_u64(), v2["samples"].as_u64()), (Some(2), Some(300)), "{v2}");
+    assert_eq!(
+        (v2["model_version"].as_u64(), v2["samples"].as_u64()),
+        (Some(2), Some(300)),
+        "{v2}"
+    );
     // Model 2 is picked up by the input's worker within a batch or two.
     let start = std::time::Instant::now();
     let mut round = 0;
@@ -183,7 +212,11 @@ fn learns_from_the_training_topic_announces_each_model_and_predicts() {
         assert!(start.elapsed() < Duration::from_secs(60), "model 2 never predicted: {got:?}");
     };
     assert_eq!(later.len(), 10);
-    assert_eq!(read(&dlq, Duration::from_secs(1)).len(), 1, "only the bad sample was dead-lettered");
+    assert_eq!(
+        read(&dlq, Duration::from_secs(1)).len(),
+        1,
+        "only the bad sample was dead-lettered"
+    );
     w.sigterm();
     w.wait_ok(Duration::from_secs(60));
     note(&format!(
@@ -221,7 +254,8 @@ fn a_restart_keeps_the_model_without_refitting() {
     assert_eq!(v1["model_version"], 1);
     assert_eq!(v1["fit_ms"], Value::Null, "the frozen clock cannot time a fit: {v1}");
     produce(&input, &records(&held), None);
-    let before: Vec<Value> = read_at_least(&output, 50, Duration::from_secs(60)).iter().map(value).collect();
+    let before: Vec<Value> =
+        read_at_least(&output, 50, Duration::from_secs(60)).iter().map(value).collect();
     assert_eq!(before.len(), 50, "{}", w.log());
     w.sigterm();
     w.wait_ok(Duration::from_secs(60));
@@ -229,9 +263,14 @@ fn a_restart_keeps_the_model_without_refitting() {
     let w = Wasp::start(&restarted, &[], "restarted");
     assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
     produce(&input, &records(&held), None);
-    let all: Vec<Value> = read_at_least(&output, 100, Duration::from_secs(60)).iter().map(value).collect();
+    let all: Vec<Value> =
+        read_at_least(&output, 100, Duration::from_secs(60)).iter().map(value).collect();
     assert_eq!(all.len(), 100, "{}", w.log());
-    assert_eq!(all[50..], before[..], "the same model makes the same predictions after the restart");
+    assert_eq!(
+        all[50..],
+        before[..],
+        "the same model makes the same predictions after the restart"
+    );
     w.sigterm();
     let log = w.wait_ok(Duration::from_secs(60));
     assert!(log.contains("100 samples stored; model v1 loaded"), "{log}");

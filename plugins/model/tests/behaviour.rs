@@ -170,7 +170,10 @@ fn reads_the_model_from_the_stage_file() {
     let mut p = ModelPlugin::init(r#"{"model_file":"reviews","output":"label"}"#).unwrap();
     let row = &doc["checks"][0];
     let out = run(&mut p, &[row["input"].as_str().unwrap().as_bytes().to_vec()]);
-    assert!(matches!(&out[0], Verdict::Value(v) if v == row["label"].to_string().as_bytes()), "{out:?}");
+    assert!(
+        matches!(&out[0], Verdict::Value(v) if v == row["label"].to_string().as_bytes()),
+        "{out:?}"
+    );
     let err = ModelPlugin::init("{}").err().expect("no file named model");
     assert!(err.contains("model"), "{err}");
 }
