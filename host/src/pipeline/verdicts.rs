@@ -105,7 +105,7 @@ impl Apply<'_> {
                     let key = o.key.or_else(|| msg.key.clone());
                     let mut headers = msg.headers.clone();
                     headers.extend(o.headers);
-                    match o.destination {
+                    let route = match o.destination {
                         Destination::Next => {
                             let m = Record {
                                 offset: msg.offset,
@@ -114,23 +114,13 @@ impl Apply<'_> {
                                 value: o.value,
                                 headers,
                             };
-                            self.forward(origin, m, out)
+                            self.forward(origin, m, out);
+                            continue;
                         }
-                        Destination::Feedback => out.produced.push(self.produce(
-                            Route::Feedback,
-                            o.partition,
-                            key,
-                            o.value,
-                            headers,
-                        )),
-                        Destination::Topic(t) => out.produced.push(self.produce(
-                            Route::Topic(t),
-                            o.partition,
-                            key,
-                            o.value,
-                            headers,
-                        )),
-                    }
+                        Destination::Feedback => Route::Feedback,
+                        Destination::Topic(t) => Route::Topic(t),
+                    };
+                    out.produced.push(self.produce(route, o.partition, key, o.value, headers));
                 }
             }
             Verdict::Drop => self.tally.dropped += 1,
