@@ -13,6 +13,9 @@ use std::sync::Arc;
 struct GivenFile {
     path: PathBuf,
     bytes: Arc<[u8]>,
+    /// SHA-256 of `bytes`, taken once when read: the stage version is
+    /// computed again on every reload check.
+    digest: [u8; 32],
 }
 
 /// The files of one stage version, by the name the plugin asks for.
@@ -84,7 +87,11 @@ impl StageFiles {
                 return Err(FilesError::TooLarge { stage: stage.into(), size, limit });
             }
             let bytes = std::fs::read(path).map_err(unreadable)?;
-            files.insert(name.clone(), GivenFile { path: path.clone(), bytes: bytes.into() });
+            let digest = Sha256::digest(&bytes).into();
+            files.insert(
+                name.clone(),
+                GivenFile { path: path.clone(), bytes: bytes.into(), digest },
+            );
         }
         Ok(StageFiles { stage: stage.into(), files })
     }
@@ -128,7 +135,7 @@ impl StageFiles {
         for (name, f) in &self.files {
             h.update((name.len() as u64).to_le_bytes());
             h.update(name.as_bytes());
-            h.update(Sha256::digest(&f.bytes));
+            h.update(f.digest);
         }
         hex::encode(&h.finalize()[..6])
     }
