@@ -28,6 +28,7 @@ pub mod procfs;
 pub mod record;
 pub mod reload;
 pub mod router;
+pub mod routes;
 pub mod runtime;
 pub mod scaffold;
 pub mod signals;

@@ -102,14 +102,33 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("produced {n} records to {topic}");
             Ok(())
         }
-        Command::Consume { topic, idle, max, bootstrap_servers } => {
-            let records =
-                admin::read_topic(&bootstrap_servers, &topic, Duration::from_secs_f64(idle), max)?;
+        Command::Consume {
+            topics,
+            partition,
+            from_beginning: _,
+            from_offset,
+            from_end,
+            idle,
+            max,
+            bootstrap_servers,
+        } => {
+            let from = match (from_offset, from_end) {
+                (Some(o), _) => admin::ReadFrom::Offset(o),
+                (None, true) => admin::ReadFrom::End,
+                (None, false) => admin::ReadFrom::Beginning,
+            };
+            let sel = admin::Selection { topics, partition, from };
+            let until = admin::Until { idle: Duration::from_secs_f64(idle), max };
             let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            for r in &records {
-                writeln!(out, "{}", r.to_json())?;
-            }
+            let mut out = std::io::LineWriter::new(stdout.lock());
+            let mut written = Ok(());
+            let n = admin::read(&bootstrap_servers, &sel, until, |r| {
+                if written.is_ok() {
+                    written = writeln!(out, "{}", r.to_json());
+                }
+            })?;
+            written?;
+            eprintln!("consumed {n} records");
             Ok(())
         }
         Command::Evaluate(args) => {

@@ -147,6 +147,7 @@ pub fn run(
     shutdown: &AtomicBool,
 ) -> Result<Arc<RunStats>> {
     check_topics(cfg)?;
+    super::declared::ensure(cfg)?;
     let fuel = cfg.stages.iter().any(|s| s.limits.fuel.is_some());
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
     let pipeline = Arc::new(Pipeline::load(&engine, cfg)?);
