@@ -27,10 +27,14 @@ pub enum Command {
     /// Run a pipeline against Kafka: consume its input topics in a consumer
     /// group, one worker per partition, until stopped (SIGINT/SIGTERM) or
     /// an end condition below is met; then drain, flush and commit.
+    /// Several pipeline files (or a stack file, `pipelines = [...]`) run
+    /// together in one process: one shutdown, one progress view, one exit
+    /// status; each keeps its own consumer group, state and reload.
     Run {
-        /// The pipeline file (TOML).
-        pipeline: PathBuf,
-        /// Stop after this many input records.
+        /// The pipeline files (TOML), or a stack file listing them.
+        #[arg(required = true)]
+        pipeline: Vec<PathBuf>,
+        /// Stop after this many input records (per pipeline).
         #[arg(long)]
         max_records: Option<u64>,
         /// Stop when no record arrived for this many seconds.

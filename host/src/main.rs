@@ -51,17 +51,23 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Run { pipeline, max_records, until_idle, metrics, no_watch } => {
-            let cfg = PipelineConfig::load(&pipeline)?;
-            let opts = RunOptions {
+            let files = wasp::stack::pipeline_files(&pipeline)?;
+            let mut opts = RunOptions {
                 max_records,
                 until_idle: until_idle.map(Duration::from_secs_f64),
-                pipeline_file: Some(pipeline.clone()),
                 watch: !no_watch,
                 metrics,
+                ..RunOptions::default()
             };
             let shutdown = Arc::new(AtomicBool::new(false));
             wasp::signals::on_shutdown(shutdown.clone())?;
-            wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
+            if let [file] = files.as_slice() {
+                let cfg = PipelineConfig::load(file)?;
+                opts.pipeline_file = Some(file.clone());
+                wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
+            } else {
+                wasp::stack::run(&files, &opts, &shutdown)?;
+            }
             Ok(())
         }
         Command::Reload { pipeline } => {
