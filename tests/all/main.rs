@@ -15,5 +15,6 @@ mod models;
 mod plot;
 mod polyglot;
 mod reload;
+mod routing;
 mod sandbox;
 mod telemetry;
