@@ -17,4 +17,5 @@ mod polyglot;
 mod reload;
 mod routing;
 mod sandbox;
+mod stack;
 mod telemetry;
