@@ -5,6 +5,7 @@
 
 mod broker;
 mod common;
+mod containers;
 mod contract;
 mod contract_v2;
 mod kafka;
