@@ -58,6 +58,11 @@ pub struct Topics {
     /// Topics plugins may name in a `topic(...)` destination.
     #[serde(default)]
     pub allowed: Vec<String>,
+    /// Topics the pipeline needs, with their partition counts
+    /// (`[topics.partitions] virginicasetosa = 2`): `wasp run` creates the
+    /// missing ones and refuses to start when one has fewer partitions.
+    #[serde(default)]
+    pub partitions: BTreeMap<String, i32>,
 }
 
 /// Kafka client settings.
@@ -170,6 +175,7 @@ impl PipelineConfig {
                 bail!("stage name '{}' is used twice: stage names must be unique", s.name);
             }
         }
+        crate::routes::check(&cfg)?;
         Ok(cfg)
     }
 

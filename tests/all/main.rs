@@ -5,6 +5,7 @@
 
 mod broker;
 mod common;
+mod containers;
 mod contract;
 mod contract_v2;
 mod kafka;
@@ -15,5 +16,7 @@ mod models;
 mod plot;
 mod polyglot;
 mod reload;
+mod routing;
 mod sandbox;
+mod stack;
 mod telemetry;

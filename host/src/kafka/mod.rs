@@ -4,6 +4,7 @@
 //! Only librdkafka is spoken here; nothing depends on a particular broker.
 
 pub mod admin;
+pub mod declared;
 pub mod partitions;
 pub mod run;
 pub mod sink;
@@ -47,6 +48,16 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 fn base(cfg: &PipelineConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", cfg.bootstrap_servers());
+    c
+}
+
+/// Settings for admin clients: the broker list and the user's common
+/// properties (TLS, SASL…), without consumer or producer tuning.
+pub fn common_config(cfg: &PipelineConfig) -> ClientConfig {
+    let mut c = base(cfg);
+    for (k, v) in &cfg.kafka.properties {
+        c.set(k, v);
+    }
     c
 }
 

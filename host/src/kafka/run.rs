@@ -31,6 +31,12 @@ pub struct RunOptions {
     pub watch: bool,
     /// Serve Prometheus metrics on this `HOST:PORT` (`crate::telemetry`).
     pub metrics: Option<String>,
+    /// Counters to fill instead of fresh ones, so a caller running several
+    /// pipelines (`crate::stack`) can show them while they run.
+    pub stats: Option<Arc<RunStats>>,
+    /// The caller shows progress (`crate::stack`): no progress line of the
+    /// run's own, and the closing summary names the pipeline.
+    pub shared_progress: bool,
 }
 
 /// How long shutdown waits for the broker to acknowledge queued records.
@@ -147,10 +153,11 @@ pub fn run(
     shutdown: &AtomicBool,
 ) -> Result<Arc<RunStats>> {
     check_topics(cfg)?;
+    super::declared::ensure(cfg)?;
     let fuel = cfg.stages.iter().any(|s| s.limits.fuel.is_some());
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
     let pipeline = Arc::new(Pipeline::load(&engine, cfg)?);
-    let stats = Arc::new(RunStats::default());
+    let stats = opts.stats.clone().unwrap_or_default();
     let stop_watch = Arc::new(AtomicBool::new(false));
     let mut socket = None;
     let mut reloader = None;
@@ -268,9 +275,11 @@ pub fn run(
             lag: consumer.context().lag.load(Ordering::Relaxed),
             reloader: reloader.as_deref(),
         };
-        progress.tick(&stats, &view);
+        if !opts.shared_progress {
+            progress.tick(&stats, &view);
+        }
     };
-    if progress.tty {
+    if progress.tty && !opts.shared_progress {
         eprintln!();
     }
     stop_watch.store(true, Ordering::Relaxed);
@@ -285,7 +294,8 @@ pub fn run(
     consumer.unsubscribe();
     let peak =
         super::stats::peak_rss_mib().map(|m| format!(" peak_rss_mib={m}")).unwrap_or_default();
-    eprintln!("wasp: {}{peak}", stats.line());
+    let who = if opts.shared_progress { format!("{}: ", cfg.name) } else { String::new() };
+    eprintln!("wasp: {who}{}{peak}", stats.line());
     for slot in &pipeline.stages {
         let s = slot.current();
         let counters: Vec<String> =
