@@ -36,26 +36,34 @@ impl PartitionCounts {
                  are numbered from 0"
             ));
         }
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        let stale = match known.get(topic) {
+        let lock = || self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = match lock().get(topic) {
             Some(&(count, _)) if partition < count => return Ok(()),
             Some(&(_, asked)) => asked.elapsed() >= REFRESH_EVERY,
             None => true,
         };
+        // Asked without the lock: a metadata request can take seconds, and
+        // workers routing to topics already known must not wait for it.
+        // Two workers may then ask at once; the answers agree.
+        // A failed request is remembered too (count 0: unknown), so a topic
+        // the broker does not report costs one request per few seconds,
+        // not one per record.
         if stale {
-            if let Some(count) = count_of(client, topic) {
-                known.insert(topic.to_string(), (count, Instant::now()));
-            }
+            let answer = count_of(client, topic);
+            let mut known = lock();
+            let count = answer.or(known.get(topic).map(|&(c, _)| c)).unwrap_or(0);
+            known.insert(topic.to_string(), (count, Instant::now()));
         }
+        let known = lock();
         match known.get(topic) {
             Some(&(count, _)) if partition < count => Ok(()),
-            Some(&(count, _)) => Err(format!(
+            Some(&(count, _)) if count > 0 => Err(format!(
                 "plugin sent an output to partition {partition} of topic '{topic}', which has \
                  {count} partition(s) (0..={}); add partitions to the topic or fix the plugin's \
                  routing",
                 count - 1
             )),
-            None => Err(format!(
+            _ => Err(format!(
                 "plugin sent an output to partition {partition} of topic '{topic}', whose \
                  partitions the broker did not report; create the topic with enough partitions"
             )),
