@@ -183,7 +183,7 @@ impl Reloader {
             }
             let spec = current.with(plugin, files, config_json, stage_cfg.limits, stage_cfg.faults);
             // Validation: the new version must start and accept its config.
-            if let Err(e) = spec.start_instance() {
+            if let Err(e) = spec.validate() {
                 out.push(refused(&stage_cfg.name, e.to_string()));
                 continue;
             }

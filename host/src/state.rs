@@ -25,6 +25,21 @@ struct Inner {
 }
 
 impl Inner {
+    /// Put or remove one key, keeping every known namespace's usage exact.
+    fn write(&mut self, key: String, value: Option<Vec<u8>>) {
+        let new = value.as_ref().map_or(0, |v| key.len() + v.len());
+        let old = match value {
+            Some(v) => self.map.insert(key.clone(), v),
+            None => self.map.remove(&key),
+        }
+        .map_or(0, |v| key.len() + v.len());
+        for (ns, used) in self.usage.iter_mut() {
+            if key.starts_with(ns.as_str()) {
+                *used = *used + new - old;
+            }
+        }
+    }
+
     fn usage(&mut self, ns: &str) -> usize {
         if let Some(&u) = self.usage.get(ns) {
             return u;
@@ -144,18 +159,28 @@ impl StateStore {
 
     /// Remove the full key.
     pub fn delete(&self, key: &str) {
+        // Keeps the namespaces that hold the key exact rather than
+        // forgetting them: deleting is what a full plugin does.
+        self.lock().write(key.to_string(), None);
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Apply a call's writes (`None` deletes) under one lock, so other
+    /// workers see all of them or none.
+    fn apply(&self, writes: BTreeMap<String, Option<Vec<u8>>>) {
+        if writes.is_empty() {
+            return;
+        }
         let mut inner = self.lock();
-        if let Some(v) = inner.map.remove(key) {
-            let freed = key.len() + v.len();
-            // Keep the namespaces that hold the key exact rather than
-            // forgetting them: deleting is what a full plugin does.
-            for (ns, used) in inner.usage.iter_mut() {
-                if key.starts_with(ns.as_str()) {
-                    *used -= freed;
-                }
-            }
+        for (key, value) in writes {
+            inner.write(key, value);
         }
         self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Bytes of the key and value stored under the full key, 0 if none.
+    fn size_of(&self, key: &str) -> usize {
+        self.lock().map.get(key).map_or(0, |v| key.len() + v.len())
     }
 
     /// Bytes (keys + values) held under the namespace `ns`.
@@ -193,12 +218,29 @@ impl StateStore {
 
 /// The namespace one plugin instance sees: (pipeline, stage) plus the
 /// partition it is processing for `scope::partition` keys.
+///
+/// Between [`StateScope::begin`] and [`StateScope::commit`] (one plugin
+/// call) writes are held back: the call reads its own writes, nobody else
+/// sees them, and a call that fails ([`StateScope::discard`]) leaves the
+/// store as it was. So a trapped batch retried record by record does not
+/// apply its writes twice, and validating a new plugin version (its
+/// `init`) changes nothing until the version is accepted.
 #[derive(Clone)]
 pub struct StateScope {
     store: StateStore,
     base: String,
     stage_prefix: String,
     partition_prefix: String,
+    pending: Option<Pending>,
+}
+
+/// The writes of the call in progress.
+#[derive(Clone, Default)]
+struct Pending {
+    /// Full key → new value, or `None` for a delete.
+    writes: BTreeMap<String, Option<Vec<u8>>>,
+    /// What the writes add to the stage's bytes (negative: they free).
+    delta: isize,
 }
 
 impl StateScope {
@@ -207,7 +249,7 @@ impl StateScope {
         let base = format!("{pipeline}/{stage}/");
         let stage_prefix = format!("{base}stage/");
         let partition_prefix = format!("{base}partition/");
-        StateScope { store, base, stage_prefix, partition_prefix }
+        StateScope { store, base, stage_prefix, partition_prefix, pending: None }
     }
 
     /// Set the topic and partition that `scope::partition` keys refer to.
@@ -229,37 +271,97 @@ impl StateScope {
         self.store.used(&self.base)
     }
 
+    /// Hold back writes until [`StateScope::commit`] or
+    /// [`StateScope::discard`].
+    pub fn begin(&mut self) {
+        self.pending = Some(Pending::default());
+    }
+
+    /// Make the held-back writes visible to everyone, all at once.
+    pub fn commit(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.store.apply(p.writes);
+        }
+    }
+
+    /// Forget the held-back writes.
+    pub fn discard(&mut self) {
+        self.pending = None;
+    }
+
+    /// Bytes of `full` as this scope sees it (its own pending writes first).
+    fn visible_size(&self, full: &str) -> usize {
+        match self.pending.as_ref().and_then(|p| p.writes.get(full)) {
+            Some(v) => v.as_ref().map_or(0, |v| full.len() + v.len()),
+            None => self.store.size_of(full),
+        }
+    }
+
     /// Value under a plugin key.
     pub fn get(&self, partition_scope: bool, key: &str) -> Option<Vec<u8>> {
-        self.store.get(&format!("{}{key}", self.prefix(partition_scope)))
+        let full = format!("{}{key}", self.prefix(partition_scope));
+        match self.pending.as_ref().and_then(|p| p.writes.get(&full)) {
+            Some(v) => v.clone(),
+            None => self.store.get(&full),
+        }
     }
 
     /// Store under a plugin key, unless the stage's state (every scope of
     /// it) would then hold more than `quota` bytes.
     pub fn set(
-        &self,
+        &mut self,
         partition_scope: bool,
         key: &str,
         value: Vec<u8>,
         quota: usize,
     ) -> Result<(), StateFull> {
         let full = format!("{}{key}", self.prefix(partition_scope));
-        self.store.set_within(&self.base, full, value, quota)
+        if self.pending.is_none() {
+            return self.store.set_within(&self.base, full, value, quota);
+        }
+        let old = self.visible_size(&full);
+        let new = full.len() + value.len();
+        let stored = self.store.used(&self.base);
+        let Some(p) = self.pending.as_mut() else { unreachable!("checked above") };
+        let used = usize::try_from(stored as isize + p.delta).unwrap_or(0);
+        let after = used - old.min(used) + new;
+        if after > quota && new > old {
+            return Err(StateFull { used, wanted: new - old, quota });
+        }
+        p.delta += new as isize - old as isize;
+        p.writes.insert(full, Some(value));
+        Ok(())
     }
 
     /// Remove a plugin key.
-    pub fn delete(&self, partition_scope: bool, key: &str) {
-        self.store.delete(&format!("{}{key}", self.prefix(partition_scope)))
+    pub fn delete(&mut self, partition_scope: bool, key: &str) {
+        let full = format!("{}{key}", self.prefix(partition_scope));
+        if self.pending.is_none() {
+            return self.store.delete(&full);
+        }
+        let old = self.visible_size(&full);
+        let Some(p) = self.pending.as_mut() else { unreachable!("checked above") };
+        p.delta -= old as isize;
+        p.writes.insert(full, None);
     }
 
     /// Plugin keys starting with `prefix`, without the namespace.
     pub fn keys(&self, partition_scope: bool, prefix: &str) -> Vec<String> {
         let ns = self.prefix(partition_scope);
-        self.store
-            .keys(&format!("{ns}{prefix}"))
-            .into_iter()
-            .map(|k| k[ns.len()..].to_string())
-            .collect()
+        let wanted = format!("{ns}{prefix}");
+        let mut keys: std::collections::BTreeSet<String> =
+            self.store.keys(&wanted).into_iter().collect();
+        if let Some(p) = &self.pending {
+            let mine = p.writes.range(wanted.clone()..).take_while(|(k, _)| k.starts_with(&wanted));
+            for (k, v) in mine {
+                if v.is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        keys.into_iter().map(|k| k[ns.len()..].to_string()).collect()
     }
 }
 
@@ -272,7 +374,7 @@ mod tests {
         let store = StateStore::in_memory();
         let mut a = StateScope::new(store.clone(), "p", "a");
         a.set_partition("t", 0);
-        let b = StateScope::new(store, "p", "b");
+        let mut b = StateScope::new(store, "p", "b");
         a.set(false, "model", vec![0; 100], usize::MAX).unwrap();
         a.set(true, "window", vec![0; 10], usize::MAX).unwrap();
         b.set(false, "other", vec![0; 1000], usize::MAX).unwrap();
@@ -280,6 +382,55 @@ mod tests {
         assert_eq!(a.bytes(), keys + 110);
         a.delete(false, "model");
         assert_eq!(a.bytes(), "p/a/partition/t/0/window".len() + 10);
+    }
+
+    #[test]
+    fn held_back_writes_are_read_back_by_their_call_and_seen_by_others_only_on_commit() {
+        let store = StateStore::in_memory();
+        let mut call = StateScope::new(store.clone(), "p", "s");
+        let other = StateScope::new(store.clone(), "p", "s");
+        call.set(false, "kept", b"1".to_vec(), usize::MAX).unwrap();
+        call.begin();
+        call.set(false, "new", b"2".to_vec(), usize::MAX).unwrap();
+        call.delete(false, "kept");
+        assert_eq!(call.get(false, "new"), Some(b"2".to_vec()));
+        assert_eq!(call.get(false, "kept"), None);
+        assert_eq!(call.keys(false, ""), vec!["new".to_string()]);
+        assert_eq!(other.keys(false, ""), vec!["kept".to_string()]);
+        call.commit();
+        assert_eq!(other.keys(false, ""), vec!["new".to_string()]);
+        assert_eq!(other.bytes(), "p/s/stage/new".len() + 1);
+    }
+
+    #[test]
+    fn discarded_writes_leave_the_store_as_it_was() {
+        let store = StateStore::in_memory();
+        let mut call = StateScope::new(store.clone(), "p", "s");
+        call.set(false, "kept", b"1".to_vec(), usize::MAX).unwrap();
+        call.begin();
+        call.set(false, "kept", b"changed".to_vec(), usize::MAX).unwrap();
+        call.delete(false, "kept");
+        call.set(false, "new", b"2".to_vec(), usize::MAX).unwrap();
+        call.discard();
+        assert_eq!(call.get(false, "kept"), Some(b"1".to_vec()));
+        assert_eq!(call.keys(false, ""), vec!["kept".to_string()]);
+        assert_eq!(store.keys("p/s/"), vec!["p/s/stage/kept".to_string()]);
+    }
+
+    #[test]
+    fn the_quota_counts_held_back_writes() {
+        let store = StateStore::in_memory();
+        let mut call = StateScope::new(store, "p", "s");
+        call.begin();
+        // "p/s/stage/a" is 11 bytes: 11 + 9 = 20 each.
+        call.set(false, "a", vec![0; 9], 40).unwrap();
+        call.set(false, "b", vec![0; 9], 40).unwrap();
+        let err = call.set(false, "c", vec![0; 9], 40).unwrap_err();
+        assert_eq!((err.used, err.wanted), (40, 20), "{err}");
+        call.delete(false, "a");
+        call.set(false, "c", vec![0; 9], 40).unwrap();
+        call.commit();
+        assert_eq!(call.bytes(), 40);
     }
 
     #[test]
@@ -304,7 +455,7 @@ mod tests {
     fn the_quota_counts_every_scope_of_the_stage_and_deleting_makes_room() {
         let store = StateStore::in_memory();
         let mut a = StateScope::new(store.clone(), "p", "s");
-        let other = StateScope::new(store.clone(), "p", "t");
+        let mut other = StateScope::new(store.clone(), "p", "t");
         // "p/s/stage/k" is 11 bytes; with a 10-byte value 21.
         a.set(false, "k", vec![0; 10], 60).unwrap();
         a.set_partition("topic", 0);

@@ -19,4 +19,5 @@ mod reload;
 mod routing;
 mod sandbox;
 mod stack;
+mod state;
 mod telemetry;

@@ -71,7 +71,7 @@ impl Pipeline {
                 StateScope::new(state.clone(), &cfg.name, &s.name),
             );
             // Fail fast on a refused config.
-            spec.start_instance()?;
+            spec.validate()?;
             stages.push(Arc::new(StageSlot::new(spec)));
         }
         Ok(Pipeline {

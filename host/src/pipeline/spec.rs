@@ -93,6 +93,13 @@ impl StageSpec {
         self.plugin.instantiate(self.context())
     }
 
+    /// Check that this version starts with its config, changing no state:
+    /// what `init` writes is applied only by the workers' instances, once
+    /// the version is accepted.
+    pub fn validate(&self) -> Result<(), PluginError> {
+        self.plugin.validate(self.context())
+    }
+
     fn context(&self) -> InstanceContext {
         InstanceContext {
             stage: self.name.clone(),

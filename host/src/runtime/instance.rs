@@ -152,27 +152,52 @@ fn instantiate(
     Ok((store, bindings))
 }
 
+/// What happens to the state `init` writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InitWrites {
+    /// Applied once `init` succeeds: a worker's instance.
+    Keep,
+    /// Thrown away: validating a version that may yet be refused.
+    Discard,
+}
+
 /// A fresh store with the plugin instantiated and `init` run.
 fn boot(
     plugin: &Plugin,
     ctx: &InstanceContext,
+    writes: InitWrites,
 ) -> Result<(Store<HostState>, Exports), PluginError> {
     let (mut store, bindings) = instantiate(plugin, ctx)?;
     let fuel = plugin.engine().fuel_enabled();
+    store.data_mut().state.begin();
     let init = guarded(&mut store, &ctx.limits, fuel, |s| bindings.init(s, &ctx.config_json))
-        .map_err(|f| start_failed(plugin, ctx, f))?;
-    init.map_err(|message| PluginError::InitRefused {
-        path: plugin.path().into(),
-        stage: ctx.stage.clone(),
-        message,
-    })?;
+        .map_err(|f| start_failed(plugin, ctx, f))
+        .and_then(|init| {
+            init.map_err(|message| PluginError::InitRefused {
+                path: plugin.path().into(),
+                stage: ctx.stage.clone(),
+                message,
+            })
+        });
+    let state = &mut store.data_mut().state;
+    match (&init, writes) {
+        (Ok(()), InitWrites::Keep) => state.commit(),
+        _ => state.discard(),
+    }
+    init?;
     Ok((store, bindings))
 }
 
 impl PluginInstance {
     pub(crate) fn start(plugin: Arc<Plugin>, ctx: InstanceContext) -> Result<Self, PluginError> {
-        let (store, exports) = boot(&plugin, &ctx)?;
+        let (store, exports) = boot(&plugin, &ctx, InitWrites::Keep)?;
         Ok(PluginInstance { plugin, ctx, store, exports, poisoned: false, calls: 0 })
+    }
+
+    /// Start and initialise an instance to see that it can, then drop it
+    /// with whatever its `init` wrote to the state.
+    pub(crate) fn validate(plugin: Arc<Plugin>, ctx: InstanceContext) -> Result<(), PluginError> {
+        boot(&plugin, &ctx, InitWrites::Discard).map(|_| ())
     }
 
     pub(crate) fn probe_info(plugin: Arc<Plugin>) -> Result<PluginInfo, PluginError> {
@@ -201,10 +226,11 @@ impl PluginInstance {
             return Ok(());
         }
         self.ctx.metrics.add(metrics::INSTANCE_RECYCLES, 1);
-        let (store, exports) = boot(&self.plugin, &self.ctx).map_err(|e| Fault {
-            kind: super::fault::FaultKind::Trap,
-            message: format!("instance restart failed: {e}"),
-        })?;
+        let (store, exports) =
+            boot(&self.plugin, &self.ctx, InitWrites::Keep).map_err(|e| Fault {
+                kind: super::fault::FaultKind::Trap,
+                message: format!("instance restart failed: {e}"),
+            })?;
         self.store = store;
         self.exports = exports;
         self.poisoned = false;
@@ -222,19 +248,31 @@ impl PluginInstance {
         let fuel = self.plugin.engine().fuel_enabled();
         let exports = &mut self.exports;
         self.calls += 1;
-        let verdicts = guarded(&mut self.store, &self.ctx.limits, fuel, |s| {
+        self.store.data_mut().state.begin();
+        let result = guarded(&mut self.store, &self.ctx.limits, fuel, |s| {
             exports.call(s, call, info, batch)
         })
-        .inspect_err(|_| self.poisoned = true)?
-        .map_err(Fault::contract)?;
-        if verdicts.len() != batch.len() {
-            return Err(Fault::contract(format!(
-                "plugin returned {} verdicts for {} records",
-                verdicts.len(),
-                batch.len()
-            )));
+        .inspect_err(|_| self.poisoned = true)
+        .and_then(|r| r.map_err(Fault::contract))
+        .and_then(|verdicts| {
+            if verdicts.len() == batch.len() {
+                Ok(verdicts)
+            } else {
+                Err(Fault::contract(format!(
+                    "plugin returned {} verdicts for {} records",
+                    verdicts.len(),
+                    batch.len()
+                )))
+            }
+        });
+        // The call's state writes count only if the call succeeded.
+        let state = &mut self.store.data_mut().state;
+        if result.is_ok() {
+            state.commit();
+        } else {
+            state.discard();
         }
-        Ok(verdicts)
+        result
     }
 
     /// What the guest holds now: its linear memories and tables as granted

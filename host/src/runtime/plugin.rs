@@ -104,6 +104,13 @@ impl Plugin {
         PluginInstance::start(self.clone(), ctx)
     }
 
+    /// Check that an instance starts and accepts the stage's config,
+    /// leaving the state as it was (a version being validated may still be
+    /// refused).
+    pub fn validate(self: &Arc<Self>, ctx: InstanceContext) -> Result<(), PluginError> {
+        PluginInstance::validate(self.clone(), ctx)
+    }
+
     /// Ask a fresh, unconfigured instance for the plugin's info.
     pub fn info(self: &Arc<Self>) -> Result<PluginInfo, PluginError> {
         PluginInstance::probe_info(self.clone())

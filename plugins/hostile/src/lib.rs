@@ -15,6 +15,11 @@
 //!                    # log lines or counter names
 //! huge_mib = 100     # modes "huge", "reject", "state": size of the value,
 //!                    # reason or state value, in MiB
+//! tally = true       # every record first adds 1 to stage state `tally/<id>`
+//!                    # (so a write applied twice shows as 2)
+//! init_wipe = true   # `init` deletes every stage key before it checks
+//!                    # `every`/`poison_id` (as a model that resets itself on
+//!                    # a config change, then refuses the config)
 //! ```
 //!
 //! Never use it in a real pipeline.
@@ -60,6 +65,10 @@ struct Config {
     outputs: usize,
     #[serde(default = "default_huge_mib")]
     huge_mib: usize,
+    #[serde(default)]
+    tally: bool,
+    #[serde(default)]
+    init_wipe: bool,
 }
 
 fn default_outputs() -> usize {
@@ -165,6 +174,11 @@ impl Plugin for Hostile {
 
     fn init(config: &str) -> Result<Self, String> {
         let config: Config = wasp_sdk::parse_config(config)?;
+        if config.init_wipe {
+            for key in wasp_sdk::state::keys(wasp_sdk::Scope::Stage, "") {
+                wasp_sdk::state::delete(wasp_sdk::Scope::Stage, &key);
+            }
+        }
         if config.every.is_none() && config.poison_id.is_none() {
             return Err("set `every` (misbehave on ids divisible by it) or `poison_id`".into());
         }
@@ -187,11 +201,29 @@ impl Plugin for Hostile {
     }
 
     fn process(&mut self, _info: &BatchInfo, record: Message) -> Verdict {
+        if self.config.tally {
+            tally(record.value.as_deref());
+        }
         match self.is_poison(record.value.as_deref()) {
             Some(id) => self.misbehave(id),
             None => Verdict::Pass,
         }
     }
+}
+
+/// Add 1 to the stage state `tally/<id>` (a decimal count) of a record
+/// with a numeric `id`.
+fn tally(value: Option<&[u8]>) {
+    let id = value
+        .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+        .and_then(|v| v.get("id").and_then(|id| id.as_u64()));
+    let Some(id) = id else { return };
+    let key = format!("tally/{id}");
+    let seen = wasp_sdk::state::get(wasp_sdk::Scope::Stage, &key)
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    wasp_sdk::state::set(wasp_sdk::Scope::Stage, &key, (seen + 1).to_string().as_bytes());
 }
 
 wasp_sdk::export_plugin!(Hostile);
