@@ -91,8 +91,12 @@ impl Workload {
             Workload::Json => JSON_CONFIG.into(),
             Workload::Knn => KNN_CONFIG.into(),
             Workload::Scale => SCALE_CONFIG.into(),
-            Workload::Heart => model_config("heart", ["Risk of Heart Disease", "No Risk of Heart Disease"]),
-            Workload::Reviews => model_config("reviews", ["Positive Sentiment", "Negative Sentiment"]),
+            Workload::Heart => {
+                model_config("heart", ["Risk of Heart Disease", "No Risk of Heart Disease"])
+            }
+            Workload::Reviews => {
+                model_config("reviews", ["Positive Sentiment", "Negative Sentiment"])
+            }
         }
     }
 
