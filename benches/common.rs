@@ -128,3 +128,23 @@ pub fn value_record(offset: usize, value: Vec<u8>) -> Message {
         headers: Vec::new(),
     }
 }
+
+/// The host's record as the SDK's native type, for plugins compiled natively.
+pub fn native(m: &Message) -> wasp_sdk::Message {
+    wasp_sdk::Message {
+        offset: m.offset,
+        timestamp: m.timestamp,
+        key: m.key.clone(),
+        value: m.value.clone(),
+        headers: m
+            .headers
+            .iter()
+            .map(|h| wasp_sdk::Header { key: h.key.clone(), value: h.value.clone() })
+            .collect(),
+    }
+}
+
+/// [`native`] of every record.
+pub fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message> {
+    batch.iter().map(native).collect()
+}

@@ -32,25 +32,6 @@ const KNN_CONFIG: &str = r#"{
     "k": 5
 }"#;
 
-/// The host's record as the SDK's native type.
-fn native(m: &Message) -> wasp_sdk::Message {
-    wasp_sdk::Message {
-        offset: m.offset,
-        timestamp: m.timestamp,
-        key: m.key.clone(),
-        value: m.value.clone(),
-        headers: m
-            .headers
-            .iter()
-            .map(|h| wasp_sdk::Header { key: h.key.clone(), value: h.value.clone() })
-            .collect(),
-    }
-}
-
-fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message> {
-    batch.iter().map(native).collect()
-}
-
 /// A comparable summary of a host-side verdict.
 fn summary(v: &Verdict) -> String {
     let text =
@@ -111,12 +92,12 @@ fn compare_named<P: wasp_sdk::Plugin>(
     let native_info = wasp_sdk::BatchInfo { topic: info.topic.clone(), partition: info.partition };
     for w in warmup {
         wasm.process(&info, w).expect("warm-up batch");
-        native_plugin.process_batch(&native_info, native_batch(w));
+        native_plugin.process_batch(&native_info, common::native_batch(w));
     }
     let wasm_out: Vec<String> =
         wasm.process(&info, batch).expect("Wasm processes the batch").iter().map(summary).collect();
     let native_out: Vec<String> = native_plugin
-        .process_batch(&native_info, native_batch(batch))
+        .process_batch(&native_info, common::native_batch(batch))
         .iter()
         .map(native_summary)
         .collect();
@@ -133,7 +114,7 @@ fn compare_named<P: wasp_sdk::Plugin>(
             BatchSize::SmallInput,
         )
     });
-    let input = native_batch(batch);
+    let input = common::native_batch(batch);
     group.bench_function("native", |b| {
         b.iter_batched(
             || input.clone(),

@@ -7,10 +7,11 @@
 //! cargo bench -p wasp --bench e2e            # -- --help lists the knobs
 //! ```
 //!
-//! For each pipeline (pass-through, json-transform, Iris k-NN) it measures
-//! `wasp run`, the native twin (the plugin crate compiled natively in
-//! wasp's shape), the raw rdkafka loop (pass-through), and for k-NN the two
-//! Python peers in `scripts/peers/`; then wasp json-transform over 1, 2, 4
+//! For each pipeline (pass-through, json-transform, Iris k-NN, seed 001's
+//! heart and review models) it measures `wasp run`, the native twin (the
+//! plugin crate compiled natively in wasp's shape), the raw rdkafka loop
+//! (pass-through), and for the models the two Python peers in
+//! `scripts/peers/`; then wasp json-transform over 1, 2, 4
 //! partitions and over batch sizes; and the same scale workload with a
 //! plugin in every language (languages.rs). Every system runs as its own child
 //! process on fresh, pre-filled topics (measure.rs says how). Results go
@@ -42,7 +43,7 @@ use workload::Workload;
 enum Section {
     /// Each pipeline: wasp, native twin, raw rdkafka (pass-through).
     Main,
-    /// The Python peers on Iris k-NN.
+    /// The Python peers on Iris k-NN and seed 001's two models.
     Peers,
     /// wasp json-transform over `--workers` partitions.
     Scale,
@@ -94,7 +95,7 @@ struct Options {
     #[arg(long)]
     wasp: Option<PathBuf>,
     /// Pipelines of the main comparison (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values = ["pass", "json", "knn"])]
+    #[arg(long, value_delimiter = ',', default_values = ["pass", "json", "knn", "heart", "reviews"])]
     pipelines: Vec<Workload>,
     /// Parts to run (comma-separated).
     #[arg(long, value_delimiter = ',', default_values = ["main", "peers", "scale", "batch", "languages"])]
@@ -152,10 +153,23 @@ fn main() {
 /// `cargo test` runs bench targets without `--bench`: check the workloads
 /// and pipeline files without a broker.
 fn smoke() -> Result<()> {
-    for w in [Workload::Pass, Workload::Json, Workload::Knn, Workload::Scale] {
+    for w in [
+        Workload::Pass,
+        Workload::Json,
+        Workload::Knn,
+        Workload::Scale,
+        Workload::Heart,
+        Workload::Reviews,
+    ] {
         for i in [0, 149, 150, 99_999] {
-            serde_json::from_slice::<serde_json::Value>(&w.value(i))
-                .with_context(|| format!("{} record {i} is not JSON", w.name()))?;
+            let v = w.value(i);
+            if w.text_records() {
+                std::str::from_utf8(&v)
+                    .with_context(|| format!("{} record {i} is not UTF-8", w.name()))?;
+            } else {
+                serde_json::from_slice::<serde_json::Value>(&v)
+                    .with_context(|| format!("{} record {i} is not JSON", w.name()))?;
+            }
         }
         let toml = format!(
             "name='x'\n{}",
@@ -227,6 +241,8 @@ fn harness(opts: Options) -> Result<()> {
             (Workload::Pass, &[System::Raw, System::Native, System::Wasp][..]),
             (Workload::Json, &[System::Native, System::Wasp]),
             (Workload::Knn, &[System::Native, System::Wasp]),
+            (Workload::Heart, &[System::Native, System::Wasp]),
+            (Workload::Reviews, &[System::Native, System::Wasp]),
         ] {
             if !opts.pipelines.contains(&w) {
                 continue;
@@ -240,11 +256,12 @@ fn harness(opts: Options) -> Result<()> {
         }
     }
     if wants(Section::Peers) && python.is_some() {
-        plan.push((Section::Peers, run(System::PyBatched, Workload::Knn, p, b, n)));
-        plan.push((
-            Section::Peers,
-            run(System::PyPerRecord, Workload::Knn, p, b, opts.peer_records),
-        ));
+        for w in [Workload::Knn, Workload::Heart, Workload::Reviews] {
+            if opts.pipelines.contains(&w) {
+                plan.push((Section::Peers, run(System::PyBatched, w, p, b, n)));
+                plan.push((Section::Peers, run(System::PyPerRecord, w, p, b, opts.peer_records)));
+            }
+        }
     }
     let max_workers = 2 * std::thread::available_parallelism().map_or(1, |c| c.get()) as i32;
     let main_json = wants(Section::Main) && opts.pipelines.contains(&Workload::Json);

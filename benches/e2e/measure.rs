@@ -346,7 +346,8 @@ fn spawn(env: &Env, run: &Run, name: &str, topics: &Topics, log: &Path) -> Resul
             let mode = if run.system == System::PyPerRecord { "per-record" } else { "batched" };
             let mut c = Command::new(python);
             c.arg(script)
-                .args(["--mode", mode, "--bootstrap", &env.bootstrap])
+                .args(["--mode", mode, "--workload", run.workload.tag()])
+                .args(["--bootstrap", &env.bootstrap])
                 .args(["--input", &topics.input, "--output", &topics.output])
                 .args(["--feedback", &topics.feedback, "--group", name])
                 .args(["--batch", &run.batch.to_string()])

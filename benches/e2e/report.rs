@@ -155,6 +155,12 @@ impl Results {
             (Workload::Knn, System::Native, None),
             (Workload::Knn, System::PyPerRecord, Some(100.0)),
             (Workload::Knn, System::PyBatched, Some(5.0)),
+            (Workload::Heart, System::Native, None),
+            (Workload::Heart, System::PyBatched, Some(5.0)),
+            (Workload::Heart, System::PyPerRecord, None),
+            (Workload::Reviews, System::Native, None),
+            (Workload::Reviews, System::PyBatched, Some(5.0)),
+            (Workload::Reviews, System::PyPerRecord, None),
         ];
         let mut ratios = Vec::new();
         for (w, s, target) in targets {

@@ -139,6 +139,7 @@ fn native(
         "identity" => run_worker::<identity::Identity>,
         "json-transform" => run_worker::<json_transform::JsonTransform>,
         "knn" => run_worker::<knn::KnnPlugin>,
+        "model" => run_worker::<model::ModelPlugin>,
         other => bail!("no native twin for plugin '{other}'"),
     };
     let shared = Arc::new(Shared {

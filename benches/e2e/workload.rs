@@ -20,6 +20,13 @@ pub enum Workload {
     /// Two numeric fields of a sensor record scaled: the one step every
     /// plugin language implements (languages.rs).
     Scale,
+    /// Seed 001's heart-disease pipeline (`examples/models/heart.json`:
+    /// impute, scale, one-hot, logistic regression) over JSON patient
+    /// records, the seed's text out.
+    Heart,
+    /// Seed 001's review sentiment (`examples/models/reviews.json`: TF-IDF
+    /// 1-2 grams, logistic regression) over plain-text records.
+    Reviews,
 }
 
 /// json-transform's config, as in `benches/plugins.rs`.
@@ -50,6 +57,8 @@ impl Workload {
             Workload::Json => "json-transform",
             Workload::Knn => "iris-knn",
             Workload::Scale => "scale",
+            Workload::Heart => "heart-model",
+            Workload::Reviews => "reviews-model",
         }
     }
 
@@ -60,6 +69,8 @@ impl Workload {
             Workload::Json => "json",
             Workload::Knn => "knn",
             Workload::Scale => "scale",
+            Workload::Heart => "heart",
+            Workload::Reviews => "reviews",
         }
     }
 
@@ -69,17 +80,29 @@ impl Workload {
             Workload::Pass => "identity",
             Workload::Json | Workload::Scale => "json-transform",
             Workload::Knn => "knn",
+            Workload::Heart | Workload::Reviews => "model",
         }
     }
 
     /// The body of the stage's `[stage.config]` table.
-    pub fn config_toml(self) -> &'static str {
+    pub fn config_toml(self) -> String {
         match self {
-            Workload::Pass => "",
-            Workload::Json => JSON_CONFIG,
-            Workload::Knn => KNN_CONFIG,
-            Workload::Scale => SCALE_CONFIG,
+            Workload::Pass => String::new(),
+            Workload::Json => JSON_CONFIG.into(),
+            Workload::Knn => KNN_CONFIG.into(),
+            Workload::Scale => SCALE_CONFIG.into(),
+            Workload::Heart => {
+                model_config("heart", ["Risk of Heart Disease", "No Risk of Heart Disease"])
+            }
+            Workload::Reviews => {
+                model_config("reviews", ["Positive Sentiment", "Negative Sentiment"])
+            }
         }
+    }
+
+    /// Whether records are plain text rather than JSON objects.
+    pub fn text_records(self) -> bool {
+        self == Workload::Reviews
     }
 
     /// The value of record `i`.
@@ -87,8 +110,41 @@ impl Workload {
         match self {
             Workload::Pass | Workload::Json | Workload::Scale => crate::common::json_value(i),
             Workload::Knn => iris(i),
+            Workload::Heart => example_line(&HEART, "heart-input.jsonl", i),
+            Workload::Reviews => example_line(&REVIEWS, "reviews-input.txt", i),
         }
     }
+}
+
+/// The `model` stage config of an `examples/models` document: the document
+/// inline (the native twin has no stage files), the seed's texts as labels.
+fn model_config(name: &str, texts: [&str; 2]) -> String {
+    let path = crate::common::root().join("examples/models").join(format!("{name}.json"));
+    let doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    format!(
+        "output = \"label\"\nlabels = {{ \"1\" = \"{}\", \"0\" = \"{}\" }}\ndocument = {}\n",
+        texts[0],
+        texts[1],
+        toml::Value::String(doc)
+    )
+}
+
+static HEART: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+static REVIEWS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+
+/// Line `i` (cycled) of an `examples/models` input file: the held-out
+/// records of `examples/models/train.py`.
+fn example_line(cache: &OnceLock<Vec<Vec<u8>>>, file: &str, i: usize) -> Vec<u8> {
+    let lines = cache.get_or_init(|| {
+        let path = crate::common::root().join("examples/models").join(file);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+            .lines()
+            .map(|l| l.as_bytes().to_vec())
+            .collect()
+    });
+    lines[i % lines.len()].clone()
 }
 
 /// Iris rows (`[sepal_length, sepal_width, petal_length, petal_width, species]`

@@ -1,21 +1,37 @@
 #!/usr/bin/env python3
-"""Python peers of wasp's Iris k-NN pipeline, for the end-to-end bench
+"""Python peers of wasp's pipelines, for the end-to-end bench
 (benches/e2e; docs/benchmarks.md, "End to end").
 
-Both read JSON Iris records from --input, classify them with scikit-learn's
-KNeighborsClassifier(n_neighbors=5) trained on the same 150 rows as the knn
-plugin's builtin (plugins/knn/data/iris.csv), and write each record with
-"prediction" and "vote_share" added to --output under the input's key; a
-record whose "species" differs from the prediction also goes to --feedback.
-That is what wasp's knn stage does with `builtin = "iris"`.
+Each reads the records of --input, runs the same model as the wasp stage it
+is compared with, and writes one output per record to --output under the
+input's key:
+
+  --workload knn      JSON Iris records, scikit-learn's
+                      KNeighborsClassifier(n_neighbors=5) trained on the 150
+                      rows of the knn plugin's builtin
+                      (plugins/knn/data/iris.csv); the record with
+                      "prediction" and "vote_share" added, and to --feedback
+                      too when its "species" differs from the prediction
+                      (wasp's knn stage with `builtin = "iris"`). One
+                      predict_proba per call: KNeighborsClassifier.predict is
+                      predict_proba plus an argmax, and the probability is the
+                      vote share.
+  --workload heart    seed 001's heart-disease records (JSON) through the
+                      fitted scikit-learn Pipeline that examples/models/train.py
+                      exports to heart.json (rebuilt here by the same code:
+                      the same fit), `predict` on a DataFrame of the batch;
+                      the output is the seed's text ("Risk of Heart Disease" /
+                      "No Risk of Heart Disease"), as wasp's model stage with
+                      `output = "label"` writes it.
+  --workload reviews  seed 001's plain-text reviews through the TF-IDF +
+                      LogisticRegression Pipeline of reviews.json, `predict`
+                      on the batch's texts; "Positive Sentiment" / "Negative
+                      Sentiment".
 
   --mode per-record   the seeds' way: kafka-python consumer and producer, one
                       scikit-learn call per record.
   --mode batched      confluent-kafka (librdkafka, like wasp), up to --batch
                       records per consume() and one scikit-learn call per batch.
-
-Each record costs one predict_proba call: KNeighborsClassifier.predict is
-predict_proba plus an argmax, and the probability is the vote share.
 
 Runs until SIGTERM or SIGINT, then flushes the producer and exits 0. Needs
 the packages of requirements.txt (scripts/peers/setup installs them).
@@ -43,7 +59,7 @@ def on_signal(_signum, _frame):
     stopping = True
 
 
-def model():
+def knn_model():
     from sklearn.neighbors import KNeighborsClassifier
 
     with open(IRIS, newline="") as f:
@@ -57,7 +73,58 @@ def encode(record):
     return json.dumps(record, separators=(",", ":")).encode()
 
 
-def per_record(args, knn):
+def knn_predictor():
+    """Iris k-NN: (output value, also to feedback) per record value."""
+    import numpy as np
+
+    knn = knn_model()
+    classes = knn.classes_
+
+    def predict(values):
+        recs = [json.loads(v) for v in values]
+        proba = knn.predict_proba(np.array([[r[f] for f in FEATURES] for r in recs], dtype=float))
+        best = proba.argmax(axis=1)
+        out = []
+        for rec, b, p in zip(recs, best, proba):
+            prediction = str(classes[b])
+            rec["prediction"] = prediction
+            rec["vote_share"] = float(p[b])
+            out.append((encode(rec), rec.get(LABEL) != prediction))
+        return out
+
+    return predict
+
+
+def seed_predictor(workload):
+    """Seed 001's pipelines, fitted by examples/models/train.py's own code."""
+    sys.path.insert(0, os.path.join(ROOT, "examples", "models"))
+    import train
+
+    if workload == "heart":
+        import pandas as pd
+
+        model, _, held_out = train.heart_model()
+        columns = list(held_out.columns)
+        texts = {1: b"Risk of Heart Disease", 0: b"No Risk of Heart Disease"}
+
+        def predict(values):
+            frame = pd.DataFrame([json.loads(v) for v in values], columns=columns, dtype=float)
+            return [(texts[int(y)], False) for y in model.predict(frame)]
+    else:
+        model, _, _ = train.sentiment_model()
+        texts = {1: b"Positive Sentiment", 0: b"Negative Sentiment"}
+
+        def predict(values):
+            return [(texts[int(y)], False) for y in model.predict([v.decode() for v in values])]
+
+    return predict
+
+
+def predictor(workload):
+    return knn_predictor() if workload == "knn" else seed_predictor(workload)
+
+
+def per_record(args, predict):
     """The seeds' way: kafka-python, one predict per record."""
     from kafka import KafkaConsumer, KafkaProducer
 
@@ -75,21 +142,14 @@ def per_record(args, knn):
         fetch_max_wait_ms=args.fetch_wait_ms,
     )
     producer = KafkaProducer(bootstrap_servers=args.bootstrap)
-    classes = knn.classes_
     n = 0
     while not stopping:
         polled = consumer.poll(timeout_ms=100)
         for records in polled.values():
             for m in records:
-                rec = json.loads(m.value)
-                proba = knn.predict_proba([[rec[f] for f in FEATURES]])[0]
-                best = proba.argmax()
-                prediction = str(classes[best])
-                rec["prediction"] = prediction
-                rec["vote_share"] = float(proba[best])
-                value = encode(rec)
+                [(value, wrong)] = predict([m.value])
                 producer.send(args.output, key=m.key, value=value)
-                if rec.get(LABEL) != prediction:
+                if wrong:
                     producer.send(args.feedback, key=m.key, value=value)
                 n += 1
     producer.flush()
@@ -97,9 +157,8 @@ def per_record(args, knn):
     return n
 
 
-def batched(args, knn):
+def batched(args, predict):
     """confluent-kafka, one predict per consumed batch."""
-    import numpy as np
     from confluent_kafka import Consumer, Producer
 
     consumer = Consumer(
@@ -127,24 +186,15 @@ def batched(args, knn):
             except BufferError:
                 producer.poll(0.005)
 
-    classes = knn.classes_
     n = 0
     while not stopping:
         msgs = [m for m in consumer.consume(num_messages=args.batch, timeout=0.1) if not m.error()]
         if not msgs:
             producer.poll(0)
             continue
-        recs = [json.loads(m.value()) for m in msgs]
-        x = np.array([[r[f] for f in FEATURES] for r in recs], dtype=float)
-        proba = knn.predict_proba(x)
-        best = proba.argmax(axis=1)
-        for m, rec, b, p in zip(msgs, recs, best, proba):
-            prediction = str(classes[b])
-            rec["prediction"] = prediction
-            rec["vote_share"] = float(p[b])
-            value = encode(rec)
+        for m, (value, wrong) in zip(msgs, predict([m.value() for m in msgs])):
             produce(args.output, m.key(), value)
-            if rec.get(LABEL) != prediction:
+            if wrong:
                 produce(args.feedback, m.key(), value)
         producer.poll(0)
         n += len(msgs)
@@ -156,6 +206,7 @@ def batched(args, knn):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mode", choices=["per-record", "batched"], required=True)
+    p.add_argument("--workload", choices=["knn", "heart", "reviews"], default="knn")
     p.add_argument("--bootstrap", default=os.environ.get("WASP_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
@@ -167,12 +218,12 @@ def main():
     args = p.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    knn = model()
+    predict = predictor(args.workload)
     start = time.time()
-    n = (per_record if args.mode == "per-record" else batched)(args, knn)
+    n = (per_record if args.mode == "per-record" else batched)(args, predict)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
-        f"peer {args.mode}: {n} records in {time.time() - start:.1f} s, peak RSS {peak / 1024:.0f} MiB",
+        f"peer {args.workload} {args.mode}: {n} records in {time.time() - start:.1f} s, peak RSS {peak / 1024:.0f} MiB",
         file=sys.stderr,
     )
 

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, GradientBoostingRegressor,
-                              IsolationForest, RandomForestClassifier, RandomForestRegressor)
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+                              GradientBoostingRegressor, IsolationForest, RandomForestClassifier,
+                              RandomForestRegressor)
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -115,6 +116,8 @@ def fixtures():
     yield "diabetes_forest", RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0) \
         .fit(dxtr, dytr), dxte
     yield "diabetes_gradient_boosting", GradientBoostingRegressor(n_estimators=50, max_depth=3, random_state=0) \
+        .fit(dxtr, dytr), dxte
+    yield "diabetes_extra_trees", ExtraTreesRegressor(n_estimators=15, max_depth=6, random_state=0) \
         .fit(dxtr, dytr), dxte
 
     # Ordinal-encoded categories, unknown and missing ones included.
