@@ -6,6 +6,7 @@
 mod broker;
 mod common;
 mod contract;
+mod failures;
 mod kafka;
 mod languages;
 mod ml;

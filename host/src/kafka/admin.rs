@@ -106,6 +106,8 @@ pub struct Record {
     pub partition: i32,
     /// Offset.
     pub offset: i64,
+    /// Timestamp (ms since the epoch), when the record has one.
+    pub timestamp: Option<i64>,
     /// Key.
     pub key: Option<Vec<u8>>,
     /// Value.
@@ -185,6 +187,7 @@ pub fn read_topic(
                 out.push(Record {
                     partition: m.partition(),
                     offset: m.offset(),
+                    timestamp: m.timestamp().to_millis(),
                     key: m.key().map(<[u8]>::to_vec),
                     value: m.payload().map(<[u8]>::to_vec),
                     headers,

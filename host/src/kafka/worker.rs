@@ -136,6 +136,8 @@ fn run(
             if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
         let rest = batch.split_off(full);
         for chunk in batch.chunks(max) {
+            #[cfg(debug_assertions)]
+            debug_panic(chunk);
             let outcomes = match mode {
                 Mode::Process => pipeline.process(&info, chunk),
                 Mode::Learn => pipeline.learn(&info, chunk),
@@ -150,5 +152,17 @@ fn run(
         }
         batch.clear();
         batch.extend(rest);
+    }
+}
+
+/// Debug builds only: panic when a batch holds the offset named by
+/// `WASP_DEBUG_PANIC_AT_OFFSET`, so the tests can show what a bug in a
+/// worker does to the run. Release builds have no such hook.
+#[cfg(debug_assertions)]
+fn debug_panic(chunk: &[Message]) {
+    static AT: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| std::env::var("WASP_DEBUG_PANIC_AT_OFFSET").ok()?.parse().ok());
+    if let Some(at) = at.filter(|at| chunk.iter().any(|m| m.offset == *at)) {
+        panic!("WASP_DEBUG_PANIC_AT_OFFSET: a worker panics at offset {at}");
     }
 }
