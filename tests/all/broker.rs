@@ -106,12 +106,7 @@ impl Wasp {
     }
 
     /// [`start`](Self::start) with extra environment variables.
-    pub fn start_with_env(
-        pipeline: &Path,
-        args: &[&str],
-        tag: &str,
-        env: &[(&str, &str)],
-    ) -> Wasp {
+    pub fn start_with_env(pipeline: &Path, args: &[&str], tag: &str, env: &[(&str, &str)]) -> Wasp {
         let log = pipeline.with_extension(format!("{tag}.log"));
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_wasp"))
