@@ -5,13 +5,14 @@
 //! hostile record would take the poll thread down. This reads the names as
 //! bytes through librdkafka's C API; the caller decides what a name that is
 //! not text means.
+#![allow(unsafe_code)]
 
 use rdkafka::bindings as rd;
 use rdkafka::message::BorrowedMessage;
 use std::ffi::CStr;
 
 /// The headers of `m` as (name, value) bytes, in order.
-pub fn raw(m: &BorrowedMessage<'_>) -> Vec<(&[u8], Option<&[u8]>)> {
+pub fn raw<'a>(m: &'a BorrowedMessage<'_>) -> Vec<(&'a [u8], Option<&'a [u8]>)> {
     let mut hdrs: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
     // SAFETY: `m.ptr()` is a live message; the headers it returns belong to
     // it and live as long as `m`, which bounds the returned slices.
