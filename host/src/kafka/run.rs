@@ -346,18 +346,16 @@ fn commit_before(
     if offsets.count() == 0 {
         return true;
     }
-    let before = consumer.context().commits_done.load(Ordering::Acquire);
-    if let Err(e) = consumer.commit(offsets, CommitMode::Async) {
-        tracing::warn!("final commit failed: {e}");
-        return false;
-    }
-    while Instant::now() < deadline {
-        let _ = consumer.poll(Duration::from_millis(50));
-        if consumer.context().commits_done.load(Ordering::Acquire) > before {
+    // rust-rdkafka's BaseConsumer did not serve the asynchronous commit's
+    // answer here (the broker test showed it), so the final commit is
+    // synchronous; librdkafka bounds it by its request timeout.
+    let _ = deadline;
+    match consumer.commit(offsets, CommitMode::Sync) {
+        Ok(()) => {
             tracing::info!("committed offsets of {} owned partitions", offsets.count());
             return true;
         }
+        Err(e) => tracing::warn!("final commit failed: {e}"),
     }
-    tracing::warn!("the final commit was not confirmed in time");
     false
 }
