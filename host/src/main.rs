@@ -28,7 +28,9 @@ fn main() {
         .init();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        // 2: stopped with records not delivered (see `wasp run --help`).
+        let incomplete = e.downcast_ref::<wasp::kafka::run::Incomplete>().is_some();
+        std::process::exit(if incomplete { 2 } else { 1 });
     }
 }
 
@@ -50,7 +52,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Run { pipeline, max_records, until_idle, metrics, no_watch } => {
+        Command::Run { pipeline, max_records, until_idle, metrics, no_watch, no_reload_socket } => {
             let cfg = PipelineConfig::load(&pipeline)?;
             let opts = RunOptions {
                 max_records,
@@ -58,15 +60,20 @@ fn run(cli: Cli) -> Result<()> {
                 pipeline_file: Some(pipeline.clone()),
                 watch: !no_watch,
                 metrics,
+                reload_socket: !no_reload_socket,
             };
             let shutdown = Arc::new(AtomicBool::new(false));
             wasp::signals::on_shutdown(shutdown.clone())?;
             wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
             Ok(())
         }
-        Command::Reload { pipeline } => {
+        Command::Reload { pipeline, timeout } => {
             let cfg = PipelineConfig::load(&pipeline)?;
-            let replies = wasp::reload::request(&pipeline, &cfg.name)?;
+            let timeout = Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .context("--timeout must be a positive number of seconds")?;
+            let replies = wasp::reload::request(&pipeline, &cfg.name, timeout)?;
             for r in &replies {
                 println!("{r}");
             }

@@ -102,6 +102,11 @@ pub struct Wasp {
 impl Wasp {
     /// Start `wasp run PIPELINE ARGS…`, logging to a file beside the pipeline.
     pub fn start(pipeline: &Path, args: &[&str], tag: &str) -> Wasp {
+        Self::start_with_env(pipeline, args, tag, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables.
+    pub fn start_with_env(pipeline: &Path, args: &[&str], tag: &str, env: &[(&str, &str)]) -> Wasp {
         let log = pipeline.with_extension(format!("{tag}.log"));
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_wasp"))
@@ -109,6 +114,7 @@ impl Wasp {
             .arg(pipeline)
             .args(args)
             .env("WASP_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(f)
             .spawn()
@@ -142,6 +148,22 @@ impl Wasp {
                 assert!(status.success(), "wasp run failed ({status}):\n{log}");
                 assert!(!log.contains("panicked"), "wasp panicked:\n{log}");
                 return log;
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("wasp run did not finish in {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait for exit, whatever the status, up to `timeout` (then kill and
+    /// fail); returns the status and the log.
+    pub fn wait_exit(mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log());
             }
             if start.elapsed() > timeout {
                 let _ = self.child.kill();

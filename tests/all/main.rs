@@ -7,6 +7,7 @@ mod broker;
 mod common;
 mod contract;
 mod contract_v2;
+mod failures;
 mod kafka;
 mod languages;
 mod learner;
