@@ -201,6 +201,24 @@ pub fn broker_script(cmd: &str) {
     assert!(status.success(), "scripts/broker {cmd} failed");
 }
 
+/// The broker paused (SIGSTOP) until dropped, so a failing test never
+/// leaves it paused for the tests after it.
+pub struct Paused;
+
+impl Paused {
+    /// Pause the broker.
+    pub fn start() -> Paused {
+        broker_script("pause");
+        Paused
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        broker_script("resume");
+    }
+}
+
 /// `n` JSON records `{"id":i,"temperature":i}` keyed by id.
 pub fn numbered(n: usize) -> Vec<(String, Vec<u8>)> {
     (0..n)

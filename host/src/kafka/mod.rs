@@ -4,8 +4,8 @@
 //! Only librdkafka is spoken here; nothing depends on a particular broker.
 
 pub mod admin;
-pub mod partitions;
 pub mod headers;
+pub mod partitions;
 pub mod run;
 pub mod sink;
 pub mod source;

@@ -218,9 +218,11 @@ pub fn run(
         stats: stats.clone(),
     };
     let ctx = SourceContext::new(shared, cfg.topics.corrections.clone(), shutdown_timeout);
-    let consumer: BaseConsumer<SourceContext> = super::consumer_config(cfg)
-        .create_with_context(ctx)
-        .context("creating the Kafka consumer")?;
+    let consumer: Arc<BaseConsumer<SourceContext>> = Arc::new(
+        super::consumer_config(cfg)
+            .create_with_context(ctx)
+            .context("creating the Kafka consumer")?,
+    );
     let mut topics: Vec<&str> = cfg.topics.input.iter().map(String::as_str).collect();
     topics.extend(cfg.topics.corrections.as_deref());
     consumer.subscribe(&topics).context("subscribing to the input topics")?;
@@ -356,27 +358,37 @@ pub fn run(
     Ok(stats)
 }
 
-/// Commit `offsets` and wait for the broker's answer until `deadline`
-/// (polling the consumer, which serves the answer); true when answered in
-/// time. Records polled meanwhile are left for the next owner.
+/// Commit `offsets` and wait for the broker's answer until `deadline`;
+/// true when it confirmed them in time. The commit is synchronous (the
+/// answer to an asynchronous one was never served by `BaseConsumer::poll`
+/// in the broker tests), so it runs on a thread of its own: a broker that
+/// does not answer holds the stop no longer than the deadline.
 fn commit_before(
-    consumer: &BaseConsumer<SourceContext>,
+    consumer: &Arc<BaseConsumer<SourceContext>>,
     offsets: &TopicPartitionList,
     deadline: Instant,
 ) -> bool {
     if offsets.count() == 0 {
         return true;
     }
-    // rust-rdkafka's BaseConsumer did not serve the asynchronous commit's
-    // answer here (the broker test showed it), so the final commit is
-    // synchronous; librdkafka bounds it by its request timeout.
-    let _ = deadline;
-    match consumer.commit(offsets, CommitMode::Sync) {
-        Ok(()) => {
-            tracing::info!("committed offsets of {} owned partitions", offsets.count());
-            return true;
-        }
-        Err(e) => tracing::warn!("final commit failed: {e}"),
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (c, tpl) = (consumer.clone(), offsets.clone());
+    let spawned = std::thread::Builder::new()
+        .name("wasp-commit".into())
+        .spawn(move || drop(tx.send(c.commit(&tpl, CommitMode::Sync))));
+    if let Err(e) = spawned {
+        tracing::warn!("final commit not made: cannot start its thread: {e}");
+        return false;
     }
-    false
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(())) => {
+            tracing::info!("committed offsets of {} owned partitions", offsets.count());
+            true
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("final commit failed: {e}");
+            false
+        }
+        Err(_) => false,
+    }
 }

@@ -22,7 +22,7 @@ use rdkafka::error::KafkaResult;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::TrySendError;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -57,8 +57,6 @@ pub struct SourceContext {
     /// Records behind the end of the owned partitions, from librdkafka's
     /// statistics (-1 until the first report).
     pub lag: AtomicI64,
-    /// Asynchronous commits the broker confirmed.
-    pub commits_done: AtomicU64,
     shared: WorkerShared,
     corrections: Option<String>,
     /// How long a hand-over may take.
@@ -109,14 +107,11 @@ impl ConsumerContext for SourceContext {
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        match result {
-            Ok(()) => {
-                self.commits_done.fetch_add(1, Ordering::Release);
-            }
-            Err(e) => tracing::warn!(
-                "commit of {} partitions failed: {e}; it is tried again with the next commit",
+        if let Err(e) = result {
+            tracing::warn!(
+                "commit of {} partitions failed: {e}; a later commit covers them",
                 offsets.count()
-            ),
+            );
         }
     }
 }
@@ -142,7 +137,6 @@ impl SourceContext {
             workers: Mutex::default(),
             chunk: shared.batch.max_records.max(1),
             lag: AtomicI64::new(-1),
-            commits_done: AtomicU64::new(0),
             shared,
             corrections,
             handover,
