@@ -56,8 +56,13 @@ fn committed(group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
 }
 
 fn producer() -> ThreadedProducer<DefaultProducerContext> {
+    producer_at(&bootstrap())
+}
+
+fn producer_at(address: &str) -> ThreadedProducer<DefaultProducerContext> {
     ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+        .set("bootstrap.servers", address)
+        .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set("message.max.bytes", "16777216")
         .create()
@@ -520,4 +525,204 @@ fn the_reload_socket_is_private_bounded_and_optional() {
     assert!(log.contains("reload socket disabled"), "{log}");
     Wasp::start(&p, &["--no-reload-socket", "--until-idle", "2"], "off")
         .wait_ok(Duration::from_secs(120));
+}
+
+/// Item 3: while the broker stalls mid-stream, the producer's requests time
+/// out and are retried; with wasp's idempotent producer the outputs of each
+/// partition are still exactly the inputs, once each, in input order.
+#[test]
+fn retries_while_the_broker_stalls_neither_duplicate_nor_reorder_outputs() {
+    let _b = exclusive();
+    let [input, output, dlq] = ["idem-in", "idem-out", "idem-dlq"].map(unique);
+    create(&[&input, &output, &dlq], 2);
+    const N: u64 = 4_000;
+    let dir = temp_dir("idempotent");
+    // The key decides the output partition, so each key's outputs keep
+    // their input order only if retries never reorder a partition.
+    let p = pipeline(
+        &dir,
+        "idempotent",
+        &topics(&input, &output, &dlq),
+        &format!(
+            "[kafka.producer]\n\"request.timeout.ms\" = \"1500\"\n\"linger.ms\" = \"20\"\n{}",
+            stage("scale", "json-transform", "scale = { temperature = { multiply = 2 } }")
+        ),
+    );
+    let w = Wasp::start(&p, &["--until-idle", "8"], "run");
+    assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
+    let topic = input.clone();
+    let feed = std::thread::spawn(move || {
+        let keyed: Vec<(String, Vec<u8>)> = (0..N)
+            .map(|i| {
+                let key = format!("k{}", i % 7);
+                (key, format!(r#"{{"id":{i},"temperature":{i}}}"#).into_bytes())
+            })
+            .collect();
+        produce(&topic, &keyed, Some(Duration::from_secs(6)));
+    });
+    // Two stalls longer than the request timeout while records flow.
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(1500));
+        let paused = Paused::start();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(paused);
+    }
+    feed.join().unwrap();
+    w.wait_ok(Duration::from_secs(180));
+
+    let out = read(&output, Duration::from_secs(3));
+    let counts = id_counts(&out);
+    assert_eq!(counts.len() as u64, N, "every input has an output");
+    let twice: Vec<u64> = counts.iter().filter(|(_, &c)| c > 1).map(|(&i, _)| i).collect();
+    assert!(
+        twice.is_empty(),
+        "{} outputs written twice, e.g. {:?}",
+        twice.len(),
+        &twice[..5.min(twice.len())]
+    );
+    // Per key, in the order of the output partition: ids only grow.
+    let mut last: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    let mut sorted = out.clone();
+    sorted.sort_by_key(|r| (r.partition, r.offset));
+    for r in &sorted {
+        let id = serde_json::from_slice::<serde_json::Value>(r.value.as_deref().unwrap()).unwrap()
+            ["id"]
+            .as_u64()
+            .unwrap();
+        let key = r.key.clone().unwrap_or_default();
+        if let Some(&before) = last.get(&key) {
+            assert!(id > before, "output {id} of key {key:?} came after {before}: reordered");
+        }
+        last.insert(key, id);
+    }
+}
+
+/// The durable local broker (`scripts/broker --durable`), stopped when dropped.
+struct Durable {
+    address: String,
+}
+
+impl Durable {
+    /// Start it with empty storage; `None` (said loudly) when it is not built.
+    fn fresh() -> Option<Durable> {
+        let root = crate::common::root();
+        let bin = root.join(".wasp/tools/tansu-sqlite/bin/tansu");
+        if !bin.exists() {
+            eprintln!(
+                "\n*** SKIPPED the broker-crash check: the durable broker is not built ({} is \
+                 missing). Run `scripts/setup --all` (or `scripts/broker --durable install`, about \
+                 9 minutes of CPU) and run this test again. ***\n",
+                bin.display()
+            );
+            return None;
+        }
+        let _ = durable_script("stop");
+        let _ = std::fs::remove_dir_all(root.join(".wasp/durable"));
+        let address = durable_script("start").expect("starting the durable broker");
+        Some(Durable { address })
+    }
+
+    /// SIGKILL the broker, then start it again on its data.
+    fn crash_and_restart(&self, down: Duration) {
+        durable_script("kill").expect("killing the durable broker");
+        std::thread::sleep(down);
+        let again = durable_script("start").expect("restarting the durable broker");
+        assert_eq!(again, self.address);
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        let _ = durable_script("stop");
+    }
+}
+
+/// `scripts/broker --durable CMD`; its stdout (the address, for `start`).
+fn durable_script(cmd: &str) -> Result<String, String> {
+    let o = std::process::Command::new(crate::common::root().join("scripts/broker"))
+        .args(["--durable", cmd])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("scripts/broker --durable {cmd}: {}", String::from_utf8_lossy(&o.stderr)))
+    }
+}
+
+/// Item 9: the broker is killed with SIGKILL mid-stream and restarted on
+/// its data. wasp reconnects by itself, every input gets its output, and
+/// what is processed twice is only the tail that was not committed yet.
+#[test]
+fn a_broker_killed_mid_stream_and_restarted_loses_nothing() {
+    let _b = shared();
+    let Some(broker) = Durable::fresh() else { return };
+    let at = broker.address.clone();
+    let [input, output, dlq] = ["crash-in", "crash-out", "crash-dlq"].map(unique);
+    let names: Vec<String> = [&input, &output, &dlq].iter().map(|s| s.to_string()).collect();
+    wasp::kafka::admin::create_topics(&at, &names, 2).expect("creating topics");
+    const N: u64 = 12_000;
+    const OVER_SECS: u64 = 12;
+    let dir = temp_dir("crash");
+    let p = pipeline(
+        &dir,
+        "crash",
+        &topics(&input, &output, &dlq),
+        &stage("scale", "json-transform", "scale = { temperature = { multiply = 2 } }"),
+    );
+    let w = Wasp::start_with_env(
+        &p,
+        &["--until-idle", "15"],
+        "run",
+        &[("WASP_BOOTSTRAP_SERVERS", at.as_str())],
+    );
+    assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
+    let (topic, addr) = (input.clone(), at.clone());
+    let feed = std::thread::spawn(move || {
+        let p = producer_at(&addr);
+        let start = Instant::now();
+        for (i, (k, v)) in with_ids(0..N).into_iter().enumerate() {
+            let due = Duration::from_secs(OVER_SECS).mul_f64(i as f64 / N as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            wasp::kafka::admin::send(&p, BaseRecord::to(&topic).key(k.as_str()).payload(&v))
+                .unwrap();
+        }
+        p.flush(Duration::from_secs(120)).expect("delivering the input records");
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let killed = Instant::now();
+    broker.crash_and_restart(Duration::from_secs(2));
+    note(&format!("broker back after {:?}", killed.elapsed()));
+    feed.join().unwrap();
+    let log = w.wait_ok(Duration::from_secs(240));
+    assert!(!log.contains("panicked"), "{log}");
+
+    let read_at = |t: &str| {
+        wasp::kafka::admin::read_topic(&at, t, Duration::from_secs(3), None).expect("reading")
+    };
+    let inputs = id_counts(&read_at(&input));
+    let outputs = id_counts(&read_at(&output));
+    assert!(inputs.len() as u64 >= N * 9 / 10, "the broker kept the input: {}", inputs.len());
+    let lost: Vec<u64> = inputs
+        .iter()
+        .filter(|(id, &n)| outputs.get(id).copied().unwrap_or(0) < n)
+        .map(|(&i, _)| i)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} inputs without output, e.g. {:?}",
+        lost.len(),
+        &lost[..5.min(lost.len())]
+    );
+    let extra: usize =
+        outputs.iter().map(|(id, &n)| n - inputs.get(id).copied().unwrap_or(0).min(n)).sum();
+    note(&format!("{extra} records processed twice after the crash (of {N})"));
+    // The uncommitted tail: wasp commits every second, and the input flows
+    // at N / OVER_SECS records a second; allow three seconds' worth.
+    let tail = (3 * N / OVER_SECS) as usize;
+    assert!(extra <= tail, "{extra} records replayed, more than the uncommitted tail ({tail})");
+    assert!(read_at(&dlq).is_empty(), "nothing dead-lettered");
 }
