@@ -530,6 +530,9 @@ fn the_reload_socket_is_private_bounded_and_optional() {
 /// Item 3: while the broker stalls mid-stream, the producer's requests time
 /// out and are retried; with wasp's idempotent producer the outputs of each
 /// partition are still exactly the inputs, once each, in input order.
+/// Measured here: with `enable.idempotence = false` this test passed too
+/// (Tansu did not turn the stalls into duplicates), so it guards the result,
+/// and the unit test in `kafka/mod.rs` that the setting is on by default.
 #[test]
 fn retries_while_the_broker_stalls_neither_duplicate_nor_reorder_outputs() {
     let _b = exclusive();
