@@ -729,3 +729,47 @@ fn a_broker_killed_mid_stream_and_restarted_loses_nothing() {
     assert!(extra <= tail, "{extra} records replayed, more than the uncommitted tail ({tail})");
     assert!(read_at(&dlq).is_empty(), "nothing dead-lettered");
 }
+
+/// Item 5: a stage that times out on every record is disabled after its
+/// failure streak, long before the group's `max.poll.interval.ms` (here
+/// 10 s, less than the 20 s its records would take at the deadline): the
+/// process stays in the group, every record reaches the dead-letter topic
+/// and every offset is committed.
+#[test]
+fn a_stage_timing_out_on_every_record_is_disabled_without_leaving_the_group() {
+    let _b = shared();
+    let [input, output, dlq] = ["disable-in", "disable-out", "disable-dlq"].map(unique);
+    create(&[&input, &output, &dlq], 2);
+    const N: usize = 400;
+    produce(&input, &numbered(N), None);
+    let dir = temp_dir("disable");
+    let p = pipeline(
+        &dir,
+        "disable",
+        &topics(&input, &output, &dlq),
+        &format!(
+            "\"max.poll.interval.ms\" = \"10000\"\n[batch]\nmax_records = 8\n{}",
+            stage_with(
+                "loop",
+                "hostile",
+                "[stage.limits]\ndeadline_ms = 50\n[stage.faults]\nmax_consecutive_failures = 10\n\
+                 on_disabled = \"dead-letter\"",
+                "mode = \"loop\"\nevery = 1",
+            )
+        ),
+    );
+    let log = Wasp::start(&p, &["--until-idle", "5"], "run").wait_ok(Duration::from_secs(180));
+    assert!(log.contains("STAGE DISABLED"), "the stage is disabled, loudly:\n{log}");
+    assert!(!log.to_lowercase().contains("max.poll"), "the group never evicted wasp:\n{log}");
+    assert_eq!(log.matches("partition assigned").count(), 2, "never re-assigned:\n{log}");
+    let dead = read(&dlq, Duration::from_secs(2));
+    assert_eq!(id_counts(&dead).len(), N, "every record is dead-lettered once");
+    let ends: Vec<Option<i64>> = (0..2)
+        .map(|part| {
+            let n =
+                read(&input, Duration::from_secs(1)).iter().filter(|r| r.partition == part).count();
+            Some(n as i64)
+        })
+        .collect();
+    assert_eq!(committed(&group_of(&p), &input, 2), ends, "every offset is committed");
+}
