@@ -480,7 +480,7 @@ impl Sink {
 
     /// An output of input `d.input` was refused for good: dead-letter the
     /// input with the reason, once; a refused dead letter stops the run.
-    fn refused(&self, topic: &str, reason: String, d: Opaque) {
+    fn refused(&self, topic: &str, reason: String, d: &RecordDelivery) {
         let b = &d.batch;
         let (offset, _) = b.inputs[d.input as usize];
         if d.dead_letter {
@@ -573,7 +573,7 @@ fn redirector(sink: &Weak<Sink>, jobs: &Receiver<Job>) {
                 std::thread::sleep(Duration::from_millis(100));
                 sink.produce(&topic, key.as_deref(), value.as_deref(), headers, d);
             }
-            Job::Refused { topic, reason, d } => sink.refused(&topic, reason, d),
+            Job::Refused { topic, reason, d } => sink.refused(&topic, reason, &d),
         }
         sink.busy.fetch_sub(1, Ordering::AcqRel);
     }
