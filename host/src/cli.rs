@@ -29,10 +29,14 @@ pub enum Command {
     /// an end condition below is met; then drain, flush and commit. Exit
     /// code 2: the stop's timeout passed with records not delivered (their
     /// inputs are not committed).
+    /// Several pipeline files (or a stack file, `pipelines = [...]`) run
+    /// together in one process: one shutdown, one progress view, one exit
+    /// status; each keeps its own consumer group, state and reload.
     Run {
-        /// The pipeline file (TOML).
-        pipeline: PathBuf,
-        /// Stop after this many input records.
+        /// The pipeline files (TOML), or a stack file listing them.
+        #[arg(required = true)]
+        pipeline: Vec<PathBuf>,
+        /// Stop after this many input records (per pipeline).
         #[arg(long)]
         max_records: Option<u64>,
         /// Stop when no record arrived for this many seconds.
@@ -87,11 +91,24 @@ pub enum Command {
         #[arg(long, env = "WASP_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
         bootstrap_servers: String,
     },
-    /// Print a topic's records as JSON lines, from the beginning, until the
-    /// topic is quiet.
+    /// Print records of topics as JSON lines (topic, partition, offset,
+    /// key, value, headers), as they arrive, until the topics are quiet.
     Consume {
-        /// Topic to read.
-        topic: String,
+        /// Topics to read.
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// Read only this partition (of each topic).
+        #[arg(long)]
+        partition: Option<i32>,
+        /// Start at the first record still held (the default).
+        #[arg(long, conflicts_with_all = ["from_offset", "from_end"])]
+        from_beginning: bool,
+        /// Start at this offset in each partition read.
+        #[arg(long, value_name = "OFFSET")]
+        from_offset: Option<i64>,
+        /// Start after the last record: print only records produced from now on.
+        #[arg(long, conflicts_with = "from_offset")]
+        from_end: bool,
         /// Stop after this many seconds without a new record.
         #[arg(long, default_value_t = 3.0)]
         idle: f64,

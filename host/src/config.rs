@@ -58,6 +58,11 @@ pub struct Topics {
     /// Topics plugins may name in a `topic(...)` destination.
     #[serde(default)]
     pub allowed: Vec<String>,
+    /// Topics the pipeline needs, with their partition counts
+    /// (`[topics.partitions] virginicasetosa = 2`): `wasp run` creates the
+    /// missing ones and refuses to start when one has fewer partitions.
+    #[serde(default)]
+    pub partitions: BTreeMap<String, i32>,
 }
 
 /// Kafka client settings.
@@ -237,6 +242,7 @@ impl PipelineConfig {
             }
         }
         cfg.topics.check()?;
+        crate::routes::check(&cfg)?;
         Ok(cfg)
     }
 

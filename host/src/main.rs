@@ -53,18 +53,24 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Run { pipeline, max_records, until_idle, metrics, no_watch, no_reload_socket } => {
-            let cfg = PipelineConfig::load(&pipeline)?;
-            let opts = RunOptions {
+            let files = wasp::stack::pipeline_files(&pipeline)?;
+            let mut opts = RunOptions {
                 max_records,
                 until_idle: until_idle.map(Duration::from_secs_f64),
-                pipeline_file: Some(pipeline.clone()),
                 watch: !no_watch,
                 metrics,
                 reload_socket: !no_reload_socket,
+                ..RunOptions::default()
             };
             let shutdown = Arc::new(AtomicBool::new(false));
             wasp::signals::on_shutdown(shutdown.clone())?;
-            wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
+            if let [file] = files.as_slice() {
+                let cfg = PipelineConfig::load(file)?;
+                opts.pipeline_file = Some(file.clone());
+                wasp::kafka::run::run(&cfg, &opts, &shutdown)?;
+            } else {
+                wasp::stack::run(&files, &opts, &shutdown)?;
+            }
             Ok(())
         }
         Command::Reload { pipeline, timeout } => {
@@ -109,14 +115,33 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("produced {n} records to {topic}");
             Ok(())
         }
-        Command::Consume { topic, idle, max, bootstrap_servers } => {
-            let records =
-                admin::read_topic(&bootstrap_servers, &topic, Duration::from_secs_f64(idle), max)?;
+        Command::Consume {
+            topics,
+            partition,
+            from_beginning: _,
+            from_offset,
+            from_end,
+            idle,
+            max,
+            bootstrap_servers,
+        } => {
+            let from = match (from_offset, from_end) {
+                (Some(o), _) => admin::ReadFrom::Offset(o),
+                (None, true) => admin::ReadFrom::End,
+                (None, false) => admin::ReadFrom::Beginning,
+            };
+            let sel = admin::Selection { topics, partition, from };
+            let until = admin::Until { idle: Duration::from_secs_f64(idle), max };
             let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            for r in &records {
-                writeln!(out, "{}", r.to_json())?;
-            }
+            let mut out = std::io::LineWriter::new(stdout.lock());
+            let mut written = Ok(());
+            let n = admin::read(&bootstrap_servers, &sel, until, |r| {
+                if written.is_ok() {
+                    written = writeln!(out, "{}", r.to_json());
+                }
+            })?;
+            written?;
+            eprintln!("consumed {n} records");
             Ok(())
         }
         Command::Evaluate(args) => {

@@ -46,7 +46,12 @@ pub const DISABLED: &str = "disabled";
 /// caps or refused while disabled. Each goes to the dead-letter topic.
 pub const DEAD_LETTERED: &str = "dead_lettered";
 
-const BUILTIN: [&str; 14] = [
+/// Plugin calls (`process` or `learn`, one per batch or retried record).
+pub const CALLS: &str = "calls";
+/// Wall time spent inside plugin calls, in nanoseconds.
+pub const CALL_NANOS: &str = "call_nanoseconds";
+
+const BUILTIN: [&str; 16] = [
     RECORDS_IN,
     FORWARDED,
     REJECTED,
@@ -61,6 +66,8 @@ const BUILTIN: [&str; 14] = [
     INSTANCE_RECYCLES,
     DISABLED,
     DEAD_LETTERED,
+    CALLS,
+    CALL_NANOS,
 ];
 
 /// Counters of one stage, shared by every worker running it.

@@ -158,6 +158,11 @@ impl StateStore {
         self.dirty.store(true, Ordering::Relaxed);
     }
 
+    /// Bytes (keys + values) held under the namespace `ns`.
+    pub fn used(&self, ns: &str) -> usize {
+        self.lock().usage(ns)
+    }
+
     /// Full keys starting with `prefix`, ascending.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         self.lock()
@@ -218,6 +223,12 @@ impl StateScope {
         }
     }
 
+    /// Bytes (keys + values) the stage keeps, every scope of it: what
+    /// `[stage.limits] state_mib` bounds.
+    pub fn bytes(&self) -> usize {
+        self.store.used(&self.base)
+    }
+
     /// Value under a plugin key.
     pub fn get(&self, partition_scope: bool, key: &str) -> Option<Vec<u8>> {
         self.store.get(&format!("{}{key}", self.prefix(partition_scope)))
@@ -255,6 +266,21 @@ impl StateScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_s_bytes_count_its_keys_and_values_in_every_scope_only() {
+        let store = StateStore::in_memory();
+        let mut a = StateScope::new(store.clone(), "p", "a");
+        a.set_partition("t", 0);
+        let b = StateScope::new(store, "p", "b");
+        a.set(false, "model", vec![0; 100], usize::MAX).unwrap();
+        a.set(true, "window", vec![0; 10], usize::MAX).unwrap();
+        b.set(false, "other", vec![0; 1000], usize::MAX).unwrap();
+        let keys = "p/a/stage/model".len() + "p/a/partition/t/0/window".len();
+        assert_eq!(a.bytes(), keys + 110);
+        a.delete(false, "model");
+        assert_eq!(a.bytes(), "p/a/partition/t/0/window".len() + 10);
+    }
 
     #[test]
     fn scopes_do_not_see_each_other_and_state_survives_reopen() {

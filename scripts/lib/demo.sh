@@ -2,7 +2,7 @@
 # after they set `run` (the run id) and `wasp` (the binary).
 
 # A copy of an example pipeline for this run: topic names (a stage's
-# status_topic too) and the pipeline name (hence the consumer group)
+# status_topic and routes too, and [topics.partitions]) and the pipeline name (hence the consumer group)
 # suffixed with the run id, plugin paths
 # made absolute, state in target/demo.
 localize() { # SRC DST STATE
@@ -18,8 +18,10 @@ for line in open(src):
         section = header.group(1).strip()
     elif section is None and re.match(r"name\s*=", line):
         line = re.sub(r'"([^"]+)"', suffix, line, count=1)
-    elif section == "topics":
+    elif section in ("topics", "topics.partitions"):
         line = re.sub(r'"([^"]+)"', suffix, line)
+    elif section == "stage.config.routes":
+        line = re.sub(r'topic\s*=\s*"([^"]+)"', lambda m: f'topic = "{m.group(1)}-{run}"', line)
     elif section == "state" and re.match(r"\s*path\s*=", line):
         line = f'path = "{state}"\n'
     elif section == "stage.config" and re.match(r"\s*status_topic\s*=", line):
@@ -59,5 +61,5 @@ run_pipeline() { # PIPELINE LOG ARGS...
     echo "wasp run failed; the full log is $log" >&2
     exit 1
   fi
-  grep '^wasp: ' "$log" | tail -n 1
+  grep '^wasp: ' "$log"
 }

@@ -79,3 +79,26 @@ pub fn wasp_test(pipeline: &Path, input: &Path) -> Vec<serde_json::Value> {
     assert!(o.status.success(), "wasp test failed: {err}");
     out.lines().map(|l| serde_json::from_str(l).expect("stdout lines are JSON")).collect()
 }
+
+/// The 150 Iris flowers (scikit-learn's train and test splits) as JSON
+/// objects: the four measurements and `species`.
+pub fn iris_rows() -> Vec<serde_json::Value> {
+    use serde_json::Value;
+    let d: Value =
+        serde_json::from_slice(&std::fs::read(root().join("tests/data/knn/iris.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> =
+        d["features"].as_array().unwrap().iter().flat_map(Value::as_str).collect();
+    let mut rows = Vec::new();
+    for (xs, ys) in [("train_x", "train_y"), ("test_x", "test_y")] {
+        for (x, y) in d[xs].as_array().unwrap().iter().zip(d[ys].as_array().unwrap()) {
+            let mut row = serde_json::Map::new();
+            for (n, v) in names.iter().zip(x.as_array().unwrap()) {
+                row.insert(n.to_string(), v.clone());
+            }
+            row.insert("species".into(), y.clone());
+            rows.push(Value::Object(row));
+        }
+    }
+    rows
+}

@@ -5,6 +5,7 @@
 
 mod broker;
 mod common;
+mod containers;
 mod contract;
 mod contract_v2;
 mod failures;
@@ -16,5 +17,7 @@ mod models;
 mod plot;
 mod polyglot;
 mod reload;
+mod routing;
 mod sandbox;
+mod stack;
 mod telemetry;

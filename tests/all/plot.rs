@@ -2,8 +2,8 @@
 //! width, coloured by species: virginica red, setosa blue, versicolor
 //! green), decoded and counted as a person checking the PNG would.
 
-use crate::common::{assert_clean_failure, root, temp_dir, text, wasp};
-use serde_json::{json, Value};
+use crate::common::{assert_clean_failure, iris_rows, temp_dir, text, wasp};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 
 const BLUE: [u8; 3] = [31, 119, 180];
@@ -11,24 +11,9 @@ const GREEN: [u8; 3] = [44, 160, 44];
 const RED: [u8; 3] = [214, 39, 40];
 const ORANGE: [u8; 3] = [255, 127, 14];
 
-/// The 150 Iris flowers (scikit-learn's train and test splits) as JSON lines.
+/// The 150 Iris flowers as a JSON-lines file.
 fn iris_jsonl(dir: &Path) -> PathBuf {
-    let d: Value =
-        serde_json::from_slice(&std::fs::read(root().join("tests/data/knn/iris.json")).unwrap())
-            .unwrap();
-    let names: Vec<&str> =
-        d["features"].as_array().unwrap().iter().flat_map(Value::as_str).collect();
-    let mut lines = String::new();
-    for (xs, ys) in [("train_x", "train_y"), ("test_x", "test_y")] {
-        for (x, y) in d[xs].as_array().unwrap().iter().zip(d[ys].as_array().unwrap()) {
-            let mut row = serde_json::Map::new();
-            for (n, v) in names.iter().zip(x.as_array().unwrap()) {
-                row.insert(n.to_string(), v.clone());
-            }
-            row.insert("species".into(), y.clone());
-            lines.push_str(&format!("{}\n", Value::Object(row)));
-        }
-    }
+    let lines: String = iris_rows().iter().map(|r| format!("{r}\n")).collect();
     let p = dir.join("iris.jsonl");
     std::fs::write(&p, lines).unwrap();
     p

@@ -469,7 +469,7 @@ fn state_quota_log_rate_and_counter_names_bound_what_a_plugin_keeps_in_the_host(
     let line = err.lines().find(|l| l.starts_with("  stage chatty ")).unwrap();
     let dropped = counter(line, "log_lines_dropped");
     assert_eq!(logged as u64 + dropped, 15_000, "every line logged or counted: {line}");
-    assert!(logged >= 100 && logged < 1_000, "{logged} lines logged");
+    assert!((100..1_000).contains(&logged), "{logged} lines logged");
     assert!(err.contains("plugin logs more than 100 lines a second"), "{err}");
 
     // Counters: 2 records × 300 new names; a stage keeps 256.

@@ -109,6 +109,13 @@ fn metrics_scraped_during_a_run_equal_what_reached_each_topic() {
     let batches = m["wasp_batch_duration_seconds_count"];
     assert!(batches >= 1.0, "{m:?}");
     assert_eq!(m["wasp_batch_duration_seconds_bucket{le=\"+Inf\"}"], batches);
+    // One stage, no failed calls: one plugin call per batch, and the time
+    // inside the plugin is part of the batches' time.
+    assert_eq!(m["wasp_plugin_calls_total{stage=\"route\"}"], batches);
+    let call_seconds = m["wasp_plugin_call_seconds_total{stage=\"route\"}"];
+    assert!(call_seconds > 0.0 && call_seconds <= m["wasp_batch_duration_seconds_sum"], "{m:?}");
+    // The router keeps no state.
+    assert_eq!(m["wasp_state_bytes{stage=\"route\"}"], 0.0);
     let (head, _) = get(port, "/nothing").unwrap();
     assert!(head.contains(" 404 "), "{head}");
 

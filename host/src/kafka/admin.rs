@@ -102,6 +102,8 @@ where
 /// A record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// Topic.
+    pub topic: String,
     /// Partition.
     pub partition: i32,
     /// Offset.
@@ -129,8 +131,8 @@ impl Record {
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(String::from_utf8_lossy(v).into_owned())))
             .collect();
-        json!({"partition": self.partition, "offset": self.offset, "key": show(&self.key),
-               "value": show(&self.value), "headers": headers})
+        json!({"topic": self.topic, "partition": self.partition, "offset": self.offset,
+               "key": show(&self.key), "value": show(&self.value), "headers": headers})
     }
 
     /// The value of header `name`, as text.
@@ -142,6 +144,38 @@ impl Record {
     }
 }
 
+/// Where reading starts in each partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The first record still held.
+    #[default]
+    Beginning,
+    /// This offset (the next record at or after it).
+    Offset(i64),
+    /// After the last record: only records produced from now on.
+    End,
+}
+
+/// What to read: topics, optionally one partition of each, and from where.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Topics to read.
+    pub topics: Vec<String>,
+    /// Only this partition of each topic; all partitions when `None`.
+    pub partition: Option<i32>,
+    /// Where to start.
+    pub from: ReadFrom,
+}
+
+/// When reading stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Until {
+    /// Nothing new arrived for this long.
+    pub idle: Duration,
+    /// This many records were read.
+    pub max: Option<usize>,
+}
+
 /// Read every partition of `topic` from the beginning until nothing new
 /// arrived for `idle` (or `max` records were read).
 pub fn read_topic(
@@ -150,28 +184,54 @@ pub fn read_topic(
     idle: Duration,
     max: Option<usize>,
 ) -> Result<Vec<Record>> {
+    let sel =
+        Selection { topics: vec![topic.to_string()], partition: None, from: ReadFrom::Beginning };
+    let mut out = Vec::new();
+    read(bootstrap, &sel, Until { idle, max }, |r| out.push(r))?;
+    Ok(out)
+}
+
+/// Read the selected partitions, handing each record to `each` as it
+/// arrives, until `until` says stop. Returns the count read. A partition
+/// asked for that the topic does not have is an error naming the count.
+pub fn read(
+    bootstrap: &str,
+    sel: &Selection,
+    until: Until,
+    mut each: impl FnMut(Record),
+) -> Result<usize> {
     let consumer: BaseConsumer = client(bootstrap)
         .set("group.id", "wasp-reader")
         .set("enable.auto.commit", "false")
         .set("fetch.message.max.bytes", "16777216")
         .create()
         .context("creating the Kafka consumer")?;
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .with_context(|| format!("reading metadata of topic {topic}"))?;
-    let partitions: Vec<i32> =
-        md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
-    if partitions.is_empty() {
-        bail!("topic {topic} has no partitions (does it exist?)");
-    }
+    let offset = match sel.from {
+        ReadFrom::Beginning => Offset::Beginning,
+        ReadFrom::Offset(o) => Offset::Offset(o),
+        ReadFrom::End => Offset::End,
+    };
     let mut tpl = TopicPartitionList::new();
-    for p in &partitions {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
+    for topic in &sel.topics {
+        let partitions = partitions_of(&consumer, topic)?;
+        match sel.partition {
+            Some(p) if !partitions.contains(&p) => bail!(
+                "topic {topic} has no partition {p}: it has {} (0..={})",
+                partitions.len(),
+                partitions.len() as i32 - 1
+            ),
+            Some(p) => tpl.add_partition_offset(topic, p, offset)?,
+            None => {
+                for p in &partitions {
+                    tpl.add_partition_offset(topic, *p, offset)?;
+                }
+            }
+        }
     }
     consumer.assign(&tpl)?;
-    let mut out = Vec::new();
+    let mut n = 0;
     let mut last = Instant::now();
-    while last.elapsed() < idle && max.is_none_or(|m| out.len() < m) {
+    while last.elapsed() < until.idle && until.max.is_none_or(|m| n < m) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 let headers = super::headers::raw(&m)
@@ -183,7 +243,8 @@ pub fn read_topic(
                         )
                     })
                     .collect();
-                out.push(Record {
+                each(Record {
+                    topic: m.topic().to_string(),
                     partition: m.partition(),
                     offset: m.offset(),
                     timestamp: m.timestamp().to_millis(),
@@ -191,13 +252,27 @@ pub fn read_topic(
                     value: m.payload().map(<[u8]>::to_vec),
                     headers,
                 });
+                n += 1;
                 last = Instant::now();
             }
-            Some(Err(e)) => tracing::debug!("reading {topic}: {e}"),
+            Some(Err(e)) => tracing::debug!("reading {:?}: {e}", sel.topics),
             None => {}
         }
     }
-    Ok(out)
+    Ok(n)
+}
+
+/// The partition ids of `topic`; an error when the broker reports none.
+fn partitions_of(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>> {
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("reading metadata of topic {topic}"))?;
+    let partitions: Vec<i32> =
+        md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    if partitions.is_empty() {
+        bail!("topic {topic} has no partitions (does it exist?)");
+    }
+    Ok(partitions)
 }
 
 /// Headers from (name, value) pairs.

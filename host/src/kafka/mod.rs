@@ -4,6 +4,7 @@
 //! Only librdkafka is spoken here; nothing depends on a particular broker.
 
 pub mod admin;
+pub mod declared;
 pub mod headers;
 pub mod partitions;
 pub mod run;
@@ -96,6 +97,16 @@ pub fn commit_interval(cfg: &PipelineConfig) -> anyhow::Result<std::time::Durati
         None => COMMIT_INTERVAL_MS,
     };
     Ok(std::time::Duration::from_millis(ms))
+}
+
+/// Settings for admin clients: the broker list and the user's common
+/// properties (TLS, SASL…), without consumer or producer tuning.
+pub fn common_config(cfg: &PipelineConfig) -> ClientConfig {
+    let mut c = base(cfg);
+    for (k, v) in &cfg.kafka.properties {
+        c.set(k, v);
+    }
+    c
 }
 
 /// Consumer settings: defaults, then the user's properties, then wasp's fixed ones.

@@ -34,6 +34,12 @@ pub struct RunOptions {
     pub metrics: Option<String>,
     /// Open the reload socket beside the pipeline file for `wasp reload`.
     pub reload_socket: bool,
+    /// Counters to fill instead of fresh ones, so a caller running several
+    /// pipelines (`crate::stack`) can show them while they run.
+    pub stats: Option<Arc<RunStats>>,
+    /// The caller shows progress (`crate::stack`): no progress line of the
+    /// run's own, and the closing summary names the pipeline.
+    pub shared_progress: bool,
 }
 
 /// The run stopped before everything it processed was delivered (the
@@ -164,10 +170,11 @@ pub fn run(
     super::check_properties(cfg)?;
     let commit_every = super::commit_interval(cfg)?;
     let shutdown_timeout = Duration::from_millis(cfg.kafka.shutdown_timeout_ms);
+    super::declared::ensure(cfg)?;
     let fuel = cfg.stages.iter().any(|s| s.limits.fuel.is_some());
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
     let pipeline = Arc::new(Pipeline::load(&engine, cfg)?);
-    let stats = Arc::new(RunStats::default());
+    let stats = opts.stats.clone().unwrap_or_default();
     let stop_watch = Arc::new(AtomicBool::new(false));
     let mut socket = None;
     let mut reloader = None;
@@ -298,9 +305,11 @@ pub fn run(
             lag: consumer.context().lag.load(Ordering::Relaxed),
             reloader: reloader.as_deref(),
         };
-        progress.tick(&stats, &view);
+        if !opts.shared_progress {
+            progress.tick(&stats, &view);
+        }
     };
-    if progress.tty {
+    if progress.tty && !opts.shared_progress {
         eprintln!();
     }
     stop_watch.store(true, Ordering::Relaxed);
@@ -315,7 +324,8 @@ pub fn run(
     pipeline.state.flush().context("saving plugin state")?;
     let peak =
         super::stats::peak_rss_mib().map(|m| format!(" peak_rss_mib={m}")).unwrap_or_default();
-    eprintln!("wasp: {}{peak}", stats.line());
+    let who = if opts.shared_progress { format!("{}: ", cfg.name) } else { String::new() };
+    eprintln!("wasp: {who}{}{peak}", stats.line());
     for slot in &pipeline.stages {
         let s = slot.current();
         let counters: Vec<String> =

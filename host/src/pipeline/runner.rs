@@ -71,11 +71,12 @@ impl StageRunner {
             return msgs.iter().map(|_| refused()).collect();
         }
         let call = |inst: &mut PluginInstance, m: &[Record]| {
-            if learn {
-                inst.learn(info, m)
-            } else {
-                inst.process(info, m)
-            }
+            let started = std::time::Instant::now();
+            let result = if learn { inst.learn(info, m) } else { inst.process(info, m) };
+            spec.metrics.add(metrics::CALLS, 1);
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            spec.metrics.add(metrics::CALL_NANOS, nanos);
+            result
         };
         match call(&mut self.instance, msgs) {
             Ok(v) => v.into_iter().map(|v| settle(Ok(v))).collect(),

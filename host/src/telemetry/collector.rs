@@ -41,6 +41,12 @@ pub const INSTANCE_RECYCLES: &str = "wasp_instance_recycles";
 /// Counters the plugin defined, by `stage` and `counter` (at most
 /// [`metrics::MAX_PLUGIN_COUNTERS`] per stage).
 pub const PLUGIN_COUNTER: &str = "wasp_plugin_counter";
+/// Plugin calls, by `stage`.
+pub const PLUGIN_CALLS: &str = "wasp_plugin_calls";
+/// Wall time inside plugin calls, by `stage`.
+pub const PLUGIN_CALL_SECONDS: &str = "wasp_plugin_call_seconds";
+/// Bytes of host state a stage keeps, by `stage`.
+pub const STATE_BYTES: &str = "wasp_state_bytes";
 /// Hot reloads, by `result` (applied, refused).
 pub const RELOADS: &str = "wasp_reloads";
 /// Records behind the end of a partition, by `topic` and `partition`.
@@ -202,6 +208,29 @@ impl Collector for RunCollector {
             "Plugin instances rebuilt after a fault",
             c,
             per_stage(metrics::INSTANCE_RECYCLES),
+        )?;
+        family(
+            &mut e,
+            PLUGIN_CALLS,
+            "Plugin calls (one per batch, or per record when a failed batch is retried)",
+            c,
+            per_stage(metrics::CALLS),
+        )?;
+        let call_seconds = stages.iter().map(|st| {
+            let seconds = st.metrics.get(metrics::CALL_NANOS) as f64 / 1e9;
+            (vec![("stage", st.name.clone())], ConstCounter::new(seconds))
+        });
+        family(&mut e, PLUGIN_CALL_SECONDS, "Wall time inside plugin calls", c, call_seconds)?;
+        let state_bytes = stages.iter().map(|st| {
+            let bytes = i64::try_from(st.state.bytes()).unwrap_or(i64::MAX);
+            (vec![("stage", st.name.clone())], ConstGauge::new(bytes))
+        });
+        family(
+            &mut e,
+            STATE_BYTES,
+            "Bytes of host state (keys and values) a stage keeps",
+            MetricType::Gauge,
+            state_bytes,
         )?;
         let faults = stages.iter().flat_map(|st| {
             FAULT_KINDS.iter().map(|(counter_name, kind)| {

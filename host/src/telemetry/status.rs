@@ -14,6 +14,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// The page: plain HTML, CSS and a script, no external resources.
 pub const PAGE: &str = include_str!("status.html");
 
+/// Committed offsets by (topic, partition), as seen at one instant.
+type OffsetsAt = (Instant, BTreeMap<(String, i32), i64>);
+
 /// Where the status comes from.
 pub struct StatusSource {
     stats: Arc<RunStats>,
@@ -21,7 +24,7 @@ pub struct StatusSource {
     reloader: Option<Arc<Reloader>>,
     started: Instant,
     /// The committed offsets of the previous request, for rates.
-    last: Mutex<Option<(Instant, BTreeMap<(String, i32), i64>)>>,
+    last: Mutex<Option<OffsetsAt>>,
 }
 
 fn unix_seconds(t: SystemTime) -> f64 {

@@ -5,13 +5,31 @@
 //! With `partition_field` set, a record holding that field (a whole number)
 //! goes to that partition of its topic. Useful on its own for fan-out by
 //! record type, and in tests of routing.
+//!
+//! With a `routes` table the field's value is instead looked up there: each
+//! value names a topic and optionally a partition (seed 002 sends each Iris
+//! class to its own topic and partition). A value with no route, or a
+//! record without the field, is rejected with a reason naming the value,
+//! so it reaches the dead-letter topic instead of vanishing. The host checks
+//! the routes' topics against the pipeline's allow-list when it starts.
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use wasp_sdk::{BatchInfo, Destination, Message, Output, Plugin, PluginInfo, Verdict};
 
 /// The router plugin.
 pub struct Router {
     field: String,
     partition_field: Option<String>,
+    routes: Option<BTreeMap<String, Route>>,
+}
+
+/// Where records with one value of the field go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route {
+    topic: String,
+    #[serde(default)]
+    partition: Option<i32>,
 }
 
 #[derive(Deserialize)]
@@ -21,6 +39,8 @@ struct Config {
     field: String,
     #[serde(default)]
     partition_field: Option<String>,
+    #[serde(default)]
+    routes: Option<BTreeMap<String, Route>>,
 }
 
 fn default_field() -> String {
@@ -34,6 +54,9 @@ impl Router {
         let Some(obj) = parsed.as_ref().and_then(|v| v.as_object()) else {
             return Verdict::Reject("value is not a JSON object".into());
         };
+        if let Some(routes) = &self.routes {
+            return self.route_by_table(routes, obj, value);
+        }
         let dest = match obj.get(&self.field) {
             None => return Verdict::Pass,
             Some(serde_json::Value::String(s)) => s.as_str(),
@@ -68,6 +91,40 @@ impl Router {
     }
 }
 
+impl Router {
+    /// The verdict for a record when the field's value is looked up in
+    /// `routes`.
+    fn route_by_table(
+        &self,
+        routes: &BTreeMap<String, Route>,
+        obj: &serde_json::Map<String, serde_json::Value>,
+        value: Option<&[u8]>,
+    ) -> Verdict {
+        let key = match obj.get(&self.field) {
+            None => {
+                return Verdict::Reject(format!("record has no field '{}' to route by", self.field))
+            }
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let Some(route) = routes.get(&key) else {
+            let known: Vec<&str> = routes.keys().map(String::as_str).collect();
+            return Verdict::Reject(format!(
+                "no route for {} '{key}' (routes exist for: {})",
+                self.field,
+                known.join(", ")
+            ));
+        };
+        Verdict::Emit(vec![Output {
+            destination: Destination::Topic(route.topic.clone()),
+            partition: route.partition,
+            key: None,
+            value: value.map(<[u8]>::to_vec),
+            headers: vec![],
+        }])
+    }
+}
+
 impl Plugin for Router {
     fn info() -> PluginInfo {
         PluginInfo {
@@ -80,7 +137,20 @@ impl Plugin for Router {
 
     fn init(config: &str) -> Result<Self, String> {
         let c: Config = wasp_sdk::parse_config(config)?;
-        Ok(Router { field: c.field, partition_field: c.partition_field })
+        if let Some(routes) = &c.routes {
+            if routes.is_empty() {
+                return Err("routes is empty: map each value of the field to a topic, e.g. \
+                            routes = { setosa = { topic = \"setosa\", partition = 1 } }"
+                    .into());
+            }
+            if let Some((v, r)) = routes.iter().find(|(_, r)| r.partition.is_some_and(|p| p < 0)) {
+                return Err(format!(
+                    "the route of '{v}' names partition {}: partitions are numbered from 0",
+                    r.partition.unwrap_or_default()
+                ));
+            }
+        }
+        Ok(Router { field: c.field, partition_field: c.partition_field, routes: c.routes })
     }
 
     fn process(&mut self, _info: &BatchInfo, record: Message) -> Verdict {
@@ -124,5 +194,34 @@ mod tests {
             v => panic!("expected emit, got {v:?}"),
         }
         assert!(matches!(r.route(Some(br#"{"route":"alerts","p":"x"}"#)), Verdict::Reject(_)));
+    }
+
+    #[test]
+    fn routes_by_table_and_rejects_unrouted_values() {
+        let r = Router::init(
+            r#"{"field":"species","routes":{
+                "virginica":{"topic":"virginicasetosa","partition":0},
+                "setosa":{"topic":"virginicasetosa","partition":1},
+                "versicolor":{"topic":"versicolor"}}}"#,
+        )
+        .unwrap();
+        let dest = |v: &[u8]| match r.route(Some(v)) {
+            Verdict::Emit(o) => match &o[0].destination {
+                Destination::Topic(t) => (t.clone(), o[0].partition),
+                d => panic!("expected a topic, got {d:?}"),
+            },
+            v => panic!("expected emit, got {v:?}"),
+        };
+        assert_eq!(dest(br#"{"species":"virginica"}"#), ("virginicasetosa".into(), Some(0)));
+        assert_eq!(dest(br#"{"species":"setosa"}"#), ("virginicasetosa".into(), Some(1)));
+        assert_eq!(dest(br#"{"species":"versicolor"}"#), ("versicolor".into(), None));
+        match r.route(Some(br#"{"species":"iris-x"}"#)) {
+            Verdict::Reject(why) => assert!(why.contains("no route for species 'iris-x'"), "{why}"),
+            v => panic!("expected reject, got {v:?}"),
+        }
+        assert!(matches!(r.route(Some(br#"{"petal":1}"#)), Verdict::Reject(_)));
+        assert!(Router::init(r#"{"routes":{}}"#).is_err());
+        assert!(Router::init(r#"{"routes":{"a":{"topic":"t","partition":-1}}}"#).is_err());
+        assert!(Router::init(r#"{"routes":{"a":{"topc":"t"}}}"#).is_err());
     }
 }

@@ -35,7 +35,7 @@ pub mod state {
         use std::collections::BTreeMap;
 
         thread_local! {
-            static MAP: RefCell<BTreeMap<(bool, String), Vec<u8>>> = RefCell::new(BTreeMap::new());
+            static MAP: RefCell<BTreeMap<(bool, String), Vec<u8>>> = const { RefCell::new(BTreeMap::new()) };
         }
         fn k(scope: Scope, key: &str) -> (bool, String) {
             (matches!(scope, Scope::Stage), key.to_string())
@@ -92,7 +92,7 @@ pub mod files {
         use std::collections::BTreeMap;
 
         thread_local! {
-            pub static FILES: RefCell<BTreeMap<String, Vec<u8>>> = RefCell::new(BTreeMap::new());
+            pub static FILES: RefCell<BTreeMap<String, Vec<u8>>> = const { RefCell::new(BTreeMap::new()) };
         }
         pub fn read(name: &str) -> Result<Vec<u8>, String> {
             FILES.with(|f| {
