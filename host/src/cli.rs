@@ -26,7 +26,9 @@ pub enum Command {
     },
     /// Run a pipeline against Kafka: consume its input topics in a consumer
     /// group, one worker per partition, until stopped (SIGINT/SIGTERM) or
-    /// an end condition below is met; then drain, flush and commit.
+    /// an end condition below is met; then drain, flush and commit. Exit
+    /// code 2: the stop's timeout passed with records not delivered (their
+    /// inputs are not committed).
     /// Several pipeline files (or a stack file, `pipelines = [...]`) run
     /// together in one process: one shutdown, one progress view, one exit
     /// status; each keeps its own consumer group, state and reload.
@@ -48,12 +50,20 @@ pub enum Command {
         /// reload still works with `wasp reload`).
         #[arg(long)]
         no_watch: bool,
+        /// Do not open the reload socket beside the pipeline file (for a
+        /// read-only directory; file watching still reloads).
+        #[arg(long)]
+        no_reload_socket: bool,
     },
     /// Ask the running `wasp run` processes of a pipeline to reload its
     /// plugins and stage configs now; prints what each stage did.
     Reload {
         /// The pipeline file the processes were started with.
         pipeline: PathBuf,
+        /// Seconds to wait for each process's answer (a reload compiles
+        /// the changed plugins first).
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
     },
     /// Create topics (existing ones are left alone).
     CreateTopics {

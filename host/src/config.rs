@@ -66,8 +66,8 @@ pub struct Topics {
 }
 
 /// Kafka client settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Broker list; `WASP_BOOTSTRAP_SERVERS` overrides it.
     pub bootstrap_servers: Option<String>,
@@ -82,6 +82,25 @@ pub struct KafkaConfig {
     /// librdkafka properties for the producer only (e.g. `linger.ms`).
     #[serde(default)]
     pub producer: BTreeMap<String, String>,
+    /// How long a stop (a signal, the end of the input) or a partition
+    /// hand-over may take to finish the records in hand and have them
+    /// delivered, in ms. Past it, what was not delivered is not committed
+    /// and `wasp run` exits with code 2. 30 s rides out a broker restart
+    /// and stays far below the group's `max.poll.interval.ms` (300 s).
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: None,
+            group_id: None,
+            properties: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            shutdown_timeout_ms: 30_000,
+        }
+    }
 }
 
 /// Batching per partition.
@@ -152,6 +171,51 @@ impl StageConfig {
     }
 }
 
+/// Longest pipeline or stage name: the pipeline name goes into the reload
+/// socket's path, which Unix limits to 107 bytes.
+const MAX_NAME: usize = 64;
+
+/// Names go into state keys (`pipeline/stage/…`), the consumer group and
+/// the reload socket's file name: a `/` would make two names share keys,
+/// and other characters would make paths that cannot be created.
+fn check_name(what: &str, name: &str) -> Result<()> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > MAX_NAME || !name.chars().all(ok) || name.starts_with('.') {
+        bail!(
+            "{what} '{name}' is not allowed: use 1 to {MAX_NAME} letters, digits, '.', '_' or \
+             '-', not starting with '.' (it names state keys, the consumer group and the reload \
+             socket)"
+        );
+    }
+    Ok(())
+}
+
+impl Topics {
+    /// Refuse topic settings that would feed the pipeline its own records.
+    fn check(&self) -> Result<()> {
+        let loops = [
+            ("topics.output", &self.output),
+            ("topics.dead_letter", &self.dead_letter),
+            ("topics.feedback", &self.feedback),
+        ];
+        for (what, topic) in loops {
+            if let Some(t) = topic.as_ref().filter(|t| self.input.contains(t)) {
+                bail!(
+                    "{what} '{t}' is also an input topic: every record written there would be \
+                     consumed again, without end; use another topic"
+                );
+            }
+        }
+        if let Some(c) = self.corrections.as_ref().filter(|c| self.input.contains(c)) {
+            bail!(
+                "topics.corrections '{c}' is also listed in topics.input: its records would go \
+                 both to the plugins' learn and to process; remove it from topics.input"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl PipelineConfig {
     /// Read and validate a pipeline file.
     pub fn load(path: &Path) -> Result<Self> {
@@ -169,12 +233,15 @@ impl PipelineConfig {
         if cfg.stages.is_empty() {
             bail!("the pipeline has no [[stage]]: add at least one stage with a plugin");
         }
+        check_name("pipeline name", &cfg.name)?;
         let mut names = std::collections::HashSet::new();
         for s in &cfg.stages {
+            check_name("stage name", &s.name)?;
             if !names.insert(&s.name) {
                 bail!("stage name '{}' is used twice: stage names must be unique", s.name);
             }
         }
+        cfg.topics.check()?;
         crate::routes::check(&cfg)?;
         Ok(cfg)
     }
@@ -224,6 +291,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("memory"), "{err:#}");
+    }
+
+    #[test]
+    fn names_and_loops_are_refused() {
+        let stage = "[[stage]]\nname='a'\nplugin='x.wasm'\n";
+        let err = |toml: &str| format!("{:#}", PipelineConfig::parse(toml).unwrap_err());
+        assert!(err(&format!("name='a/b'\n{stage}")).contains("pipeline name 'a/b'"));
+        assert!(err("name='p'\n[[stage]]\nname='s/t'\nplugin='x'\n").contains("stage name 's/t'"));
+        let topics = |t: &str| format!("name='p'\n[topics]\ninput=['in']\n{t}\n{stage}");
+        assert!(err(&topics("output='in'")).contains("topics.output 'in'"));
+        assert!(err(&topics("dead_letter='in'")).contains("topics.dead_letter 'in'"));
+        assert!(err(&topics("corrections='in'")).contains("topics.corrections 'in'"));
+        assert!(PipelineConfig::parse(&topics("output='out'\ncorrections='c'")).is_ok());
     }
 
     #[test]

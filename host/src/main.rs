@@ -28,7 +28,9 @@ fn main() {
         .init();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        // 2: stopped with records not delivered (see `wasp run --help`).
+        let incomplete = e.downcast_ref::<wasp::kafka::run::Incomplete>().is_some();
+        std::process::exit(if incomplete { 2 } else { 1 });
     }
 }
 
@@ -50,13 +52,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Run { pipeline, max_records, until_idle, metrics, no_watch } => {
+        Command::Run { pipeline, max_records, until_idle, metrics, no_watch, no_reload_socket } => {
             let files = wasp::stack::pipeline_files(&pipeline)?;
             let mut opts = RunOptions {
                 max_records,
                 until_idle: until_idle.map(Duration::from_secs_f64),
                 watch: !no_watch,
                 metrics,
+                reload_socket: !no_reload_socket,
                 ..RunOptions::default()
             };
             let shutdown = Arc::new(AtomicBool::new(false));
@@ -70,9 +73,13 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Reload { pipeline } => {
+        Command::Reload { pipeline, timeout } => {
             let cfg = PipelineConfig::load(&pipeline)?;
-            let replies = wasp::reload::request(&pipeline, &cfg.name)?;
+            let timeout = Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .context("--timeout must be a positive number of seconds")?;
+            let replies = wasp::reload::request(&pipeline, &cfg.name, timeout)?;
             for r in &replies {
                 println!("{r}");
             }

@@ -68,6 +68,9 @@ impl OffsetTracker {
     /// a restart.
     pub fn fail(&self) {
         self.lock().failed += 1;
+        // Nothing past the failed input can be committed: a stop waiting
+        // for the partition to settle need not wait any longer.
+        self.settled.notify_all();
     }
 
     /// Deliveries that failed for good.
@@ -89,13 +92,14 @@ impl OffsetTracker {
         self.lock().pending.values().map(|&n| u64::from(n)).sum()
     }
 
-    /// Wait up to `timeout` for every delivery to be acknowledged; true if
+    /// Wait up to `timeout` for every delivery to be acknowledged, or for
+    /// one to fail for good (then nothing more can be committed); true if
     /// nothing is outstanding.
     pub fn wait_settled(&self, timeout: Duration) -> bool {
         let g = self.lock();
         let (g, _) = self
             .settled
-            .wait_timeout_while(g, timeout, |i| !i.pending.is_empty())
+            .wait_timeout_while(g, timeout, |i| !i.pending.is_empty() && i.failed == 0)
             .unwrap_or_else(|p| p.into_inner());
         g.pending.is_empty()
     }
@@ -127,7 +131,9 @@ mod tests {
         t.fail();
         t.begin(&[(6, 0)]);
         assert_eq!(t.committable(), Some(5));
-        assert!(!t.wait_settled(Duration::from_millis(1)));
+        let waited = std::time::Instant::now();
+        assert!(!t.wait_settled(Duration::from_secs(30)));
+        assert!(waited.elapsed() < Duration::from_secs(1), "a failure ends the wait");
         assert_eq!(t.failed(), 1);
     }
 }

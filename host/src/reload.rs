@@ -248,61 +248,124 @@ pub fn watch(
 /// The admin socket of a running pipeline: one per process, beside the
 /// pipeline file, named after the pipeline and the process id.
 pub fn socket_path(config_path: &Path, name: &str) -> PathBuf {
-    let dir = config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    dir.join(format!(".wasp-{name}-{}.sock", std::process::id()))
+    socket_dir(config_path).join(format!(".wasp-{name}-{}.sock", std::process::id()))
 }
 
+fn socket_dir(config_path: &Path) -> &Path {
+    config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// The process id in the file name of one of `name`'s sockets, if `file`
+/// is one (`.wasp-a-1-77.sock` belongs to pipeline `a-1`, not `a`).
+fn socket_pid(file: &str, name: &str) -> Option<u32> {
+    let pid = file.strip_prefix(&format!(".wasp-{name}-"))?.strip_suffix(".sock")?;
+    pid.bytes().all(|b| b.is_ascii_digit()).then(|| pid.parse().ok()).flatten()
+}
+
+/// The user this process runs as (the owner of its `/proc` entry).
+fn my_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// Longest request line read; a reload request is one short word.
+const MAX_REQUEST: u64 = 1024;
+/// How long a client may take to send its request or read the reply.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clients served at once; more are turned away, so a flood of
+/// connections costs a few threads, not the process.
+const MAX_CLIENTS: usize = 8;
+
 /// Serve `reload` requests on a Unix socket until the process exits. Each
-/// request gets one line per outcome, then `done`.
+/// request gets one line per outcome, then `done`. The socket is the
+/// owner's only (mode 0600, set before it gets its name, so no other user
+/// can ever connect); each client is served on a thread of its own with a
+/// size limit and timeouts, so a silent or flooding client blocks no other.
 pub fn serve(reloader: Arc<Reloader>, path: PathBuf) -> Result<()> {
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)
+    use std::os::unix::fs::PermissionsExt;
+    let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let temp = path.with_file_name(format!("{file}.new"));
+    let _ = std::fs::remove_file(&temp);
+    let listener = UnixListener::bind(&temp)
         .with_context(|| format!("creating the admin socket {}", path.display()))?;
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&temp, &path))
+        .with_context(|| format!("creating the admin socket {}", path.display()))?;
+    let active = Arc::new(AtomicU64::new(0));
     std::thread::Builder::new().name("wasp-admin".into()).spawn(move || {
         for conn in listener.incoming().flatten() {
-            let mut line = String::new();
-            let mut reader = BufReader::new(&conn);
-            if reader.read_line(&mut line).is_err() {
+            let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
+            let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
+            if active.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS as u64 {
+                active.fetch_sub(1, Ordering::AcqRel);
+                let _ = (&conn).write_all(b"refused: too many clients at once, try again\ndone\n");
                 continue;
             }
-            let mut w = &conn;
-            let reply = match line.trim() {
-                "reload" => {
-                    let outcomes = reloader.reload();
-                    if outcomes.is_empty() {
-                        "ok: nothing changed\n".to_string()
-                    } else {
-                        outcomes.iter().map(|o| format!("{o}\n")).collect()
-                    }
-                }
-                other => format!("refused: unknown request '{other}': expected reload\n"),
-            };
-            let _ = w.write_all(reply.as_bytes()).and_then(|_| w.write_all(b"done\n"));
+            let (reloader, active) = (reloader.clone(), active.clone());
+            let spawned =
+                std::thread::Builder::new().name("wasp-admin-client".into()).spawn(move || {
+                    answer(&reloader, &conn);
+                    active.fetch_sub(1, Ordering::AcqRel);
+                });
+            if spawned.is_err() {
+                tracing::warn!("cannot start a thread for a reload client; turned away");
+            }
         }
     })?;
     Ok(())
 }
 
-/// Ask every running process of the pipeline at `config_path` to reload.
-/// Returns their replies; an error when none is running.
-pub fn request(config_path: &Path, name: &str) -> Result<Vec<String>> {
-    let dir = config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let prefix = format!(".wasp-{name}-");
+/// Read one request line (bounded in size and time) and answer it.
+fn answer(reloader: &Reloader, conn: &std::os::unix::net::UnixStream) {
+    use std::io::Read;
+    let mut line = String::new();
+    if BufReader::new(conn.take(MAX_REQUEST)).read_line(&mut line).is_err() {
+        return;
+    }
+    let reply = match line.trim() {
+        "reload" => {
+            let outcomes = reloader.reload();
+            if outcomes.is_empty() {
+                "ok: nothing changed\n".to_string()
+            } else {
+                outcomes.iter().map(|o| format!("{o}\n")).collect()
+            }
+        }
+        other => {
+            let shown: String = other.chars().take(64).collect();
+            format!("refused: unknown request '{shown}': expected reload\n")
+        }
+    };
+    let mut w = conn;
+    let _ = w.write_all(reply.as_bytes()).and_then(|_| w.write_all(b"done\n"));
+}
+
+/// Ask every running process of the pipeline at `config_path` to reload,
+/// waiting up to `timeout` for each. Returns their replies; an error when
+/// none is running or one does not answer in time.
+pub fn request(config_path: &Path, name: &str, timeout: Duration) -> Result<Vec<String>> {
+    let dir = socket_dir(config_path);
     let mut replies = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        if !(file.starts_with(&prefix) && file.ends_with(".sock")) {
-            continue;
-        }
-        let Ok(mut conn) = std::os::unix::net::UnixStream::connect(&path) else {
-            // A socket left by a process that was killed.
-            let _ = std::fs::remove_file(&path);
+        let Some(pid) = socket_pid(&file, name) else { continue };
+        let Ok(conn) = std::os::unix::net::UnixStream::connect(&path) else {
+            remove_if_stale(&path, pid);
             continue;
         };
-        conn.write_all(b"reload\n")?;
+        conn.set_read_timeout(Some(timeout))?;
+        conn.set_write_timeout(Some(timeout))?;
+        let no_answer = || {
+            format!(
+                "the wasp process {pid} did not answer on {} within {} s",
+                path.display(),
+                timeout.as_secs_f64()
+            )
+        };
+        (&conn).write_all(b"reload\n").with_context(no_answer)?;
         for line in BufReader::new(conn).lines() {
-            let line = line?;
+            let line = line.with_context(no_answer)?;
             if line == "done" {
                 break;
             }
@@ -316,4 +379,29 @@ pub fn request(config_path: &Path, name: &str) -> Result<Vec<String>> {
         );
     }
     Ok(replies)
+}
+
+/// A socket nobody listens on is left by a process that was killed: remove
+/// it, but only when it is ours and its process is gone. Another user's
+/// socket is never touched.
+fn remove_if_stale(path: &Path, pid: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::symlink_metadata(path).ok().map(|m| m.uid()) == my_uid();
+    let gone = !Path::new(&format!("/proc/{pid}")).exists();
+    if ours && gone {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_belongs_to_exactly_one_pipeline_name() {
+        assert_eq!(socket_pid(".wasp-a-12.sock", "a"), Some(12));
+        assert_eq!(socket_pid(".wasp-a-1-12.sock", "a"), None);
+        assert_eq!(socket_pid(".wasp-a-1-12.sock", "a-1"), Some(12));
+        assert_eq!(socket_pid(".wasp-a-12.sock.new", "a"), None);
+    }
 }

@@ -112,15 +112,33 @@ pub fn run(files: &[PathBuf], opts: &RunOptions, shutdown: &Arc<AtomicBool>) -> 
         view.tick(&names, &stats);
     }
     let mut failed = Vec::new();
+    // Every failure a stop that timed out with records undelivered: the
+    // stack exits as one run would (code 2), not as a failure.
+    let mut all_incomplete = true;
     for (name, t) in names.iter().zip(threads) {
         match t.join() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => failed.push(format!("{name}: {e:#}")),
-            Err(_) => failed.push(format!("{name}: its thread panicked")),
+            Ok(Err(e)) => {
+                all_incomplete &= e.downcast_ref::<run::Incomplete>().is_some();
+                failed.push(format!("{name}: {e:#}"));
+            }
+            Err(_) => {
+                all_incomplete = false;
+                failed.push(format!("{name}: its thread panicked"));
+            }
         }
     }
     if !failed.is_empty() {
-        bail!("{} of {} pipelines failed:\n  {}", failed.len(), names.len(), failed.join("\n  "));
+        let what = format!(
+            "{} of {} pipelines failed:\n  {}",
+            failed.len(),
+            names.len(),
+            failed.join("\n  ")
+        );
+        if all_incomplete {
+            return Err(run::Incomplete(what).into());
+        }
+        bail!("{what}");
     }
     Ok(())
 }

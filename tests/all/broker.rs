@@ -102,6 +102,11 @@ pub struct Wasp {
 impl Wasp {
     /// Start `wasp run PIPELINE ARGS…`, logging to a file beside the pipeline.
     pub fn start(pipeline: &Path, args: &[&str], tag: &str) -> Wasp {
+        Self::start_with_env(pipeline, args, tag, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables.
+    pub fn start_with_env(pipeline: &Path, args: &[&str], tag: &str, env: &[(&str, &str)]) -> Wasp {
         let log = pipeline.with_extension(format!("{tag}.log"));
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_wasp"))
@@ -109,6 +114,7 @@ impl Wasp {
             .arg(pipeline)
             .args(args)
             .env("WASP_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(f)
             .spawn()
@@ -151,6 +157,22 @@ impl Wasp {
         }
     }
 
+    /// Wait for exit, whatever the status, up to `timeout` (then kill and
+    /// fail); returns the status and the log.
+    pub fn wait_exit(mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log());
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("wasp run did not finish in {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// SIGKILL: no draining, no commit.
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
@@ -177,6 +199,24 @@ pub fn broker_script(cmd: &str) {
     let status =
         Command::new(crate::common::root().join("scripts/broker")).arg(cmd).status().unwrap();
     assert!(status.success(), "scripts/broker {cmd} failed");
+}
+
+/// The broker paused (SIGSTOP) until dropped, so a failing test never
+/// leaves it paused for the tests after it.
+pub struct Paused;
+
+impl Paused {
+    /// Pause the broker.
+    pub fn start() -> Paused {
+        broker_script("pause");
+        Paused
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        broker_script("resume");
+    }
 }
 
 /// `n` JSON records `{"id":i,"temperature":i}` keyed by id.

@@ -8,6 +8,7 @@ mod common;
 mod containers;
 mod contract;
 mod contract_v2;
+mod failures;
 mod kafka;
 mod languages;
 mod learner;

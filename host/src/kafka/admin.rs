@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -108,6 +108,8 @@ pub struct Record {
     pub partition: i32,
     /// Offset.
     pub offset: i64,
+    /// Timestamp (ms since the epoch), when the record has one.
+    pub timestamp: Option<i64>,
     /// Key.
     pub key: Option<Vec<u8>>,
     /// Value.
@@ -232,20 +234,20 @@ pub fn read(
     while last.elapsed() < until.idle && until.max.is_none_or(|m| n < m) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                let headers = m
-                    .headers()
-                    .map(|hs: &rdkafka::message::BorrowedHeaders| {
-                        hs.iter()
-                            .map(|h| {
-                                (h.key.to_string(), h.value.map(<[u8]>::to_vec).unwrap_or_default())
-                            })
-                            .collect()
+                let headers = super::headers::raw(&m)
+                    .into_iter()
+                    .map(|(k, v)| {
+                        (
+                            String::from_utf8_lossy(k).into_owned(),
+                            v.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
                     })
-                    .unwrap_or_default();
+                    .collect();
                 each(Record {
                     topic: m.topic().to_string(),
                     partition: m.partition(),
                     offset: m.offset(),
+                    timestamp: m.timestamp().to_millis(),
                     key: m.key().map(<[u8]>::to_vec),
                     value: m.payload().map(<[u8]>::to_vec),
                     headers,

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod declared;
+pub mod headers;
 pub mod partitions;
 pub mod run;
 pub mod sink;
@@ -15,16 +16,24 @@ pub mod worker;
 use crate::config::PipelineConfig;
 use rdkafka::ClientConfig;
 
-/// Settings wasp needs for correctness; user properties cannot loosen them.
+/// Settings wasp needs for correctness; user properties cannot loosen them
+/// (a user value that differs is refused by [`check_properties`]).
 const CONSUMER_FIXED: &[(&str, &str)] = &[
-    // Offsets are stored only after delivery (see offsets.rs).
+    // wasp commits by itself (see run.rs and source.rs): librdkafka's
+    // auto-commit would commit a stored offset older than wasp's own final
+    // commit when a partition is unassigned, and the next owner would
+    // replay what was already delivered.
+    ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
 ];
 
+/// How often wasp commits the delivered offsets, unless the consumer
+/// property `auto.commit.interval.ms` says otherwise: a crash replays at
+/// most about this much of each partition.
+pub const COMMIT_INTERVAL_MS: u64 = 1000;
+
 /// Defaults a user may override.
 const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
-    ("enable.auto.commit", "true"),
-    ("auto.commit.interval.ms", "1000"),
     ("auto.offset.reset", "earliest"),
     ("enable.partition.eof", "false"),
     // Feeds the lag shown on the progress line.
@@ -41,14 +50,53 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     // Never give up on a record while the broker is away: an undelivered
     // record would hold its input's offset forever anyway.
     ("message.timeout.ms", "0"),
+    // librdkafka's retries never duplicate or reorder records within a
+    // partition (it also sets acks=all and at most 5 requests in flight).
+    ("enable.idempotence", "true"),
     ("linger.ms", "5"),
     ("message.max.bytes", "16777216"),
+    // Records queued in the producer, in KiB: 64 MiB bounds what a backlog
+    // (a slow or absent broker) holds in memory; a full queue makes the
+    // workers wait, which pauses their partitions, never the poll loop.
+    ("queue.buffering.max.kbytes", "65536"),
+    ("queue.buffering.max.messages", "100000"),
 ];
 
 fn base(cfg: &PipelineConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", cfg.bootstrap_servers());
     c
+}
+
+/// Refuse user properties that would break wasp's guarantees.
+pub fn check_properties(cfg: &PipelineConfig) -> anyhow::Result<()> {
+    for (k, v) in cfg.kafka.properties.iter().chain(&cfg.kafka.consumer) {
+        if let Some((_, fixed)) = CONSUMER_FIXED.iter().find(|(f, _)| f == k) {
+            if v != fixed {
+                anyhow::bail!(
+                    "kafka property {k} = \"{v}\" is not allowed: wasp commits an input's offset \
+                     itself, only after everything it produced was delivered; remove it \
+                     (auto.commit.interval.ms sets how often wasp commits)"
+                );
+            }
+        }
+    }
+    commit_interval(cfg)?;
+    Ok(())
+}
+
+/// How often to commit: the consumer property `auto.commit.interval.ms`,
+/// else [`COMMIT_INTERVAL_MS`].
+pub fn commit_interval(cfg: &PipelineConfig) -> anyhow::Result<std::time::Duration> {
+    let ms = match cfg.kafka.consumer.get("auto.commit.interval.ms") {
+        Some(v) => v.parse::<u64>().ok().filter(|&ms| ms > 0).ok_or_else(|| {
+            anyhow::anyhow!(
+                "kafka.consumer auto.commit.interval.ms = \"{v}\" must be a positive number of ms"
+            )
+        })?,
+        None => COMMIT_INTERVAL_MS,
+    };
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// Settings for admin clients: the broker list and the user's common
@@ -87,4 +135,36 @@ pub fn producer_config(cfg: &PipelineConfig) -> ClientConfig {
         c.set(k, v);
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(c: &ClientConfig, k: &str) -> Option<String> {
+        c.get(k).map(str::to_string)
+    }
+
+    #[test]
+    fn the_producer_is_idempotent_unless_the_user_says_otherwise() {
+        let cfg =
+            PipelineConfig::parse("name='p'\n[[stage]]\nname='a'\nplugin='x.wasm'\n").unwrap();
+        assert_eq!(get(&producer_config(&cfg), "enable.idempotence").as_deref(), Some("true"));
+        let cfg = PipelineConfig::parse(
+            "name='p'\n[kafka.producer]\n'enable.idempotence'='false'\n[[stage]]\nname='a'\nplugin='x.wasm'\n",
+        )
+        .unwrap();
+        assert_eq!(get(&producer_config(&cfg), "enable.idempotence").as_deref(), Some("false"));
+    }
+
+    #[test]
+    fn auto_commit_cannot_be_turned_on() {
+        let cfg = PipelineConfig::parse(
+            "name='p'\n[kafka.consumer]\n'enable.auto.commit'='true'\n[[stage]]\nname='a'\nplugin='x.wasm'\n",
+        )
+        .unwrap();
+        let e = check_properties(&cfg).unwrap_err().to_string();
+        assert!(e.contains("enable.auto.commit"), "{e}");
+        assert_eq!(get(&consumer_config(&cfg), "enable.auto.commit").as_deref(), Some("false"));
+    }
 }

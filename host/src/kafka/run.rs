@@ -2,7 +2,7 @@
 //! budget is spent; then a graceful shutdown that drains, flushes and commits.
 
 use super::sink::Sink;
-use super::source::{commit, SourceContext};
+use super::source::SourceContext;
 use super::stats::RunStats;
 use super::worker::WorkerShared;
 use crate::config::PipelineConfig;
@@ -11,8 +11,9 @@ use crate::reload::{self, Reloader};
 use crate::router::Router;
 use crate::runtime::{Engine, EngineOptions};
 use anyhow::{bail, Context, Result};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::Message as _;
+use rdkafka::TopicPartitionList;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub watch: bool,
     /// Serve Prometheus metrics on this `HOST:PORT` (`crate::telemetry`).
     pub metrics: Option<String>,
+    /// Open the reload socket beside the pipeline file for `wasp reload`.
+    pub reload_socket: bool,
     /// Counters to fill instead of fresh ones, so a caller running several
     /// pipelines (`crate::stack`) can show them while they run.
     pub stats: Option<Arc<RunStats>>,
@@ -39,8 +42,19 @@ pub struct RunOptions {
     pub shared_progress: bool,
 }
 
-/// How long shutdown waits for the broker to acknowledge queued records.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The run stopped before everything it processed was delivered (the
+/// broker was unreachable until the shutdown timeout): `wasp run` exits
+/// with code 2. The inputs of what was not delivered are not committed.
+#[derive(Debug)]
+pub struct Incomplete(pub String);
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Incomplete {}
 
 fn check_topics(cfg: &PipelineConfig) -> Result<()> {
     let t = &cfg.topics;
@@ -153,6 +167,9 @@ pub fn run(
     shutdown: &AtomicBool,
 ) -> Result<Arc<RunStats>> {
     check_topics(cfg)?;
+    super::check_properties(cfg)?;
+    let commit_every = super::commit_interval(cfg)?;
+    let shutdown_timeout = Duration::from_millis(cfg.kafka.shutdown_timeout_ms);
     super::declared::ensure(cfg)?;
     let fuel = cfg.stages.iter().any(|s| s.limits.fuel.is_some());
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
@@ -164,8 +181,17 @@ pub fn run(
     if let Some(file) = &opts.pipeline_file {
         let r = Arc::new(Reloader::new(engine.clone(), pipeline.clone(), file, cfg.clone()));
         let path = reload::socket_path(file, &cfg.name);
-        reload::serve(r.clone(), path.clone())?;
-        socket = Some(path);
+        if opts.reload_socket {
+            // A read-only directory (or a path too long for a socket) is no
+            // reason not to run: only `wasp reload` is lost.
+            match reload::serve(r.clone(), path.clone()) {
+                Ok(()) => socket = Some(path),
+                Err(e) => tracing::warn!(
+                    "reload socket disabled: {e:#}; file watching still reloads (pass \
+                     --no-reload-socket to skip the socket)"
+                ),
+            }
+        }
         if opts.watch {
             reload::watch(r.clone(), Duration::from_millis(500), stop_watch.clone());
         }
@@ -191,22 +217,19 @@ pub fn run(
         None => None,
     };
     let router = Router::new(&cfg.topics);
-    let sink = Arc::new(Sink::new(
-        &super::producer_config(cfg),
-        router,
-        cfg.version_header,
-        stats.clone(),
-    )?);
+    let sink = Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone())?;
     let shared = WorkerShared {
         pipeline: pipeline.clone(),
         sink: sink.clone(),
         batch: cfg.batch,
         stats: stats.clone(),
     };
-    let ctx = SourceContext::new(shared, cfg.topics.corrections.clone(), SETTLE_TIMEOUT);
-    let consumer: BaseConsumer<SourceContext> = super::consumer_config(cfg)
-        .create_with_context(ctx)
-        .context("creating the Kafka consumer")?;
+    let ctx = SourceContext::new(shared, cfg.topics.corrections.clone(), shutdown_timeout);
+    let consumer: Arc<BaseConsumer<SourceContext>> = Arc::new(
+        super::consumer_config(cfg)
+            .create_with_context(ctx)
+            .context("creating the Kafka consumer")?,
+    );
     let mut topics: Vec<&str> = cfg.topics.input.iter().map(String::as_str).collect();
     topics.extend(cfg.topics.corrections.as_deref());
     consumer.subscribe(&topics).context("subscribing to the input topics")?;
@@ -214,7 +237,7 @@ pub fn run(
 
     let mut progress = Progress::new();
     let mut last_record = Instant::now();
-    let mut last_store = Instant::now();
+    let mut last_commit = Instant::now();
     let mut last_error: Option<Instant> = None;
     let reason = loop {
         if shutdown.load(Ordering::Relaxed) {
@@ -227,8 +250,9 @@ pub fn run(
             break "max records reached".into();
         }
         // Idle time counts only while partitions are owned, so a slow group
-        // join does not end the run before it started.
-        if consumer.context().partitions() == 0 {
+        // join does not end the run before it started, and only once no
+        // worker is behind (a paused partition receives nothing).
+        if consumer.context().partitions() == 0 || consumer.context().holding() {
             last_record = Instant::now();
         }
         if opts.until_idle.is_some_and(|d| last_record.elapsed() >= d) {
@@ -256,18 +280,24 @@ pub fn run(
                         None => break,
                     }
                 }
-                consumer.context().flush();
                 last_record = Instant::now();
             }
             Some(Err(e)) => kafka_error(&e, &mut last_error),
             None => {}
         }
-        if last_store.elapsed() >= Duration::from_millis(500) {
-            let _ = consumer.store_offsets(&consumer.context().committable());
+        // Never waits: a busy worker's partition is paused instead.
+        consumer.context().flush(&consumer);
+        if last_commit.elapsed() >= commit_every {
+            let offsets = consumer.context().to_commit();
+            if offsets.count() > 0 {
+                if let Err(e) = consumer.commit(&offsets, CommitMode::Async) {
+                    tracing::warn!("commit failed: {e}; it is tried again with the next commit");
+                }
+            }
             if let Err(e) = pipeline.state.flush() {
                 tracing::error!("saving plugin state: {e:#}");
             }
-            last_store = Instant::now();
+            last_commit = Instant::now();
         }
         let view = View {
             pipeline: &pipeline,
@@ -287,11 +317,11 @@ pub fn run(
         let _ = std::fs::remove_file(path);
     }
     tracing::info!("stopping ({reason}): draining workers");
-    let offsets = consumer.context().stop_all();
-    sink.flush(SETTLE_TIMEOUT).context("delivering the last records")?;
-    commit(&consumer, &offsets, "owned");
+    let deadline = Instant::now() + shutdown_timeout;
+    let offsets = consumer.context().stop_all(deadline);
+    let delivered = sink.flush(deadline);
+    let committed = commit_before(&consumer, &offsets, deadline + Duration::from_secs(1));
     pipeline.state.flush().context("saving plugin state")?;
-    consumer.unsubscribe();
     let peak =
         super::stats::peak_rss_mib().map(|m| format!(" peak_rss_mib={m}")).unwrap_or_default();
     let who = if opts.shared_progress { format!("{}: ", cfg.name) } else { String::new() };
@@ -302,12 +332,73 @@ pub fn run(
             s.metrics.snapshot().iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("  stage {} @ {}: {}", s.name, s.version, counters.join(" "));
     }
+    if !delivered || !committed {
+        // librdkafka's clients wait for the broker when they are closed;
+        // the process ends now, so they are left to the exit.
+        std::mem::forget(consumer);
+        std::mem::forget(sink);
+    } else {
+        consumer.unsubscribe();
+    }
     if let Some(f) = stats.fatal() {
         bail!("{f}");
+    }
+    if !delivered {
+        return Err(Incomplete(format!(
+            "stopped after the shutdown timeout of {} ms with records not delivered (is the \
+             broker at {} reachable?); their inputs were not committed and are processed again \
+             by the next run ([kafka] shutdown_timeout_ms sets how long a stop waits)",
+            shutdown_timeout.as_millis(),
+            cfg.bootstrap_servers()
+        ))
+        .into());
     }
     let failed = RunStats::get(&stats.delivery_failed);
     if failed > 0 {
         bail!("{failed} records could not be delivered; their inputs were not committed and will be processed again");
     }
+    if !committed {
+        return Err(Incomplete(format!(
+            "the broker at {} did not confirm the final commit within the shutdown timeout; \
+             everything was delivered, and what the commit covered may be processed again",
+            cfg.bootstrap_servers()
+        ))
+        .into());
+    }
     Ok(stats)
+}
+
+/// Commit `offsets` and wait for the broker's answer until `deadline`;
+/// true when it confirmed them in time. The commit is synchronous (the
+/// answer to an asynchronous one was never served by `BaseConsumer::poll`
+/// in the broker tests), so it runs on a thread of its own: a broker that
+/// does not answer holds the stop no longer than the deadline.
+fn commit_before(
+    consumer: &Arc<BaseConsumer<SourceContext>>,
+    offsets: &TopicPartitionList,
+    deadline: Instant,
+) -> bool {
+    if offsets.count() == 0 {
+        return true;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (c, tpl) = (consumer.clone(), offsets.clone());
+    let spawned = std::thread::Builder::new()
+        .name("wasp-commit".into())
+        .spawn(move || drop(tx.send(c.commit(&tpl, CommitMode::Sync))));
+    if let Err(e) = spawned {
+        tracing::warn!("final commit not made: cannot start its thread: {e}");
+        return false;
+    }
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(())) => {
+            tracing::info!("committed offsets of {} owned partitions", offsets.count());
+            true
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("final commit failed: {e}");
+            false
+        }
+        Err(_) => false,
+    }
 }

@@ -2,14 +2,23 @@
 //! batches the partition's records in order, runs the pipeline and hands
 //! the outcomes to the sink. Wasm calls are CPU-bound and synchronous, so
 //! workers are plain threads, never tasks on an async reactor.
+//!
+//! A worker that panics (a bug in wasp) stops the run with an error naming
+//! its partition, instead of leaving the partition stalled. A worker that
+//! does not finish by the deadline of a stop or hand-over is cancelled: it
+//! writes nothing more, and what it held is processed again by the
+//! partition's next owner.
 
 use super::sink::Sink;
 use super::stats::RunStats;
 use crate::config::BatchConfig;
 use crate::offsets::OffsetTracker;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Failure, Outcome, Pipeline, PipelineInstance};
 use crate::record::{BatchInfo, Record};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{
+    channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
+};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,12 +32,41 @@ pub enum Mode {
     Learn,
 }
 
-/// Messages to a worker.
+/// Records of a partition, in offset order, handed over together: one
+/// channel operation (and at most one wake-up) per chunk, not per record.
+#[derive(Default)]
+pub struct Chunk {
+    /// The records.
+    pub records: Vec<Record>,
+    /// Records that cannot reach a plugin, by offset, with the reason: they
+    /// go to the dead-letter topic as they came (kind `input`).
+    pub invalid: Vec<(i64, String)>,
+}
+
+impl Chunk {
+    /// Add one record, with the reason it is invalid if it is.
+    pub fn push(&mut self, m: Record, problem: Option<String>) {
+        if let Some(p) = problem {
+            self.invalid.push((m.offset, p));
+        }
+        self.records.push(m);
+    }
+
+    /// Records held.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// No records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+/// Records to a worker.
 pub enum Command {
-    /// Records of the worker's partition, in offset order. The source hands
-    /// them over in chunks: one channel operation (and at most one wake-up)
-    /// per chunk instead of per record.
-    Records(Vec<Record>),
+    /// Records of the worker's partition.
+    Records(Chunk),
     /// Finish what was received, then exit.
     Stop,
 }
@@ -39,6 +77,10 @@ pub struct WorkerHandle {
     pub tx: SyncSender<Command>,
     /// The partition's offsets.
     pub tracker: Arc<OffsetTracker>,
+    /// Set when the worker must write nothing more and exit.
+    cancel: Arc<AtomicBool>,
+    /// Disconnected when the worker thread has ended.
+    alive: Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -55,41 +97,97 @@ pub struct WorkerShared {
     pub stats: Arc<RunStats>,
 }
 
+/// One worker's view of its partition.
+struct Partition {
+    info: BatchInfo,
+    mode: Mode,
+    tracker: Arc<OffsetTracker>,
+    cancel: Arc<AtomicBool>,
+}
+
 impl WorkerHandle {
     /// Start a worker thread for `topic`/`partition`.
     pub fn spawn(shared: WorkerShared, topic: String, partition: i32, mode: Mode) -> Self {
-        // Room for a few batches keeps the worker busy while the source
-        // polls, and bounds memory when the worker is slower than Kafka:
-        // a chunk holds at most `max_records` records.
+        // Room for a few chunks keeps the worker busy while the source
+        // polls; when it is full the source keeps the records and pauses
+        // the partition (source.rs).
         let (tx, rx) = sync_channel(CHUNKS_QUEUED);
         let tracker = Arc::new(OffsetTracker::default());
-        let t = tracker.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (alive_tx, alive) = channel::<()>();
+        let p = Partition {
+            info: BatchInfo { topic, partition },
+            mode,
+            tracker: tracker.clone(),
+            cancel: cancel.clone(),
+        };
         let thread = std::thread::Builder::new()
-            .name(format!("wasp-{topic}-{partition}"))
-            .spawn(move || run(shared, BatchInfo { topic, partition }, mode, rx, t))
+            .name(format!("wasp-{}-{partition}", p.info.topic))
+            .spawn(move || guarded(&shared, &p, &rx, alive_tx))
             .expect("spawning a partition worker");
-        WorkerHandle { tx, tracker, thread: Some(thread) }
+        WorkerHandle { tx, tracker, cancel, alive, thread: Some(thread) }
     }
 
-    /// Ask the worker to finish what it received, and wait for it.
-    pub fn stop(mut self) {
-        let _ = self.tx.send(Command::Stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// Hand over `rest`, ask the worker to finish what it received, and
+    /// wait for it until `deadline`. A worker still busy then is cancelled
+    /// (it writes nothing more; its records are the next owner's) and left
+    /// to end by itself. True when it finished in time.
+    pub fn stop(mut self, rest: impl IntoIterator<Item = Chunk>, deadline: Instant) -> bool {
+        let rest = rest.into_iter().filter(|c| !c.is_empty()).map(Command::Records);
+        for mut cmd in rest.chain([Command::Stop]) {
+            loop {
+                match self.tx.try_send(cmd) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => break,
+                    Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                        cmd = back;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(TrySendError::Full(_)) => return self.abandon(),
+                }
+            }
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.alive.recv_timeout(left) {
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+                true
+            }
+            Ok(()) | Err(RecvTimeoutError::Timeout) => self.abandon(),
+        }
+    }
+
+    fn abandon(mut self) -> bool {
+        self.cancel.store(true, Ordering::Release);
+        drop(self.thread.take());
+        false
     }
 }
 
-/// Chunks a worker's channel holds before the source waits.
-const CHUNKS_QUEUED: usize = 4;
+/// Chunks a worker's channel holds before the source keeps them.
+pub const CHUNKS_QUEUED: usize = 4;
 
-fn run(
-    shared: WorkerShared,
-    info: BatchInfo,
-    mode: Mode,
-    rx: Receiver<Command>,
-    tracker: Arc<OffsetTracker>,
-) {
+/// Run the worker; a panic stops the whole run with an error naming the
+/// partition (the records of the failed batch are never committed).
+fn guarded(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>, _alive: Sender<()>) {
+    let run = std::panic::AssertUnwindSafe(|| run(shared, p, rx));
+    if let Err(panic) = std::panic::catch_unwind(run) {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        shared.stats.set_fatal(format!(
+            "the worker of partition {}/{} panicked ({what}); stopping, with nothing of its \
+             unfinished batch committed. This is a bug in wasp: please report it with this log",
+            p.info.topic, p.info.partition
+        ));
+    }
+}
+
+fn run(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>) {
+    let info = &p.info;
     let mut pipeline = match shared.pipeline.instantiate() {
         Ok(p) => p,
         Err(e) => {
@@ -102,14 +200,18 @@ fn run(
     pipeline.set_partition(&info.topic, info.partition);
     let max = shared.batch.max_records.max(1);
     let linger = Duration::from_millis(shared.batch.linger_ms);
-    let mut batch: Vec<Record> = Vec::with_capacity(max);
+    let mut batch = Chunk { records: Vec::with_capacity(max), invalid: Vec::new() };
     let mut stopping = false;
+    let take = |batch: &mut Chunk, c: Chunk| {
+        batch.records.extend(c.records);
+        batch.invalid.extend(c.invalid);
+    };
     while !stopping {
         // Block for the first records (unless some are left over from the
         // last round), then linger to fill the batch.
         if batch.is_empty() {
             match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(Command::Records(ms)) => batch.extend(ms),
+                Ok(Command::Records(c)) => take(&mut batch, c),
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => stopping = true,
                 Err(RecvTimeoutError::Timeout) => continue,
             }
@@ -118,39 +220,122 @@ fn run(
         while !stopping && batch.len() < max {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(Command::Records(ms)) => batch.extend(ms),
+                Ok(Command::Records(c)) => take(&mut batch, c),
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => stopping = true,
                 Err(RecvTimeoutError::Timeout) => break,
             }
         }
         if stopping {
-            // Records already received are processed, not dropped: their
-            // offsets come before the one committed at hand-over.
-            while let Ok(Command::Records(ms)) = rx.try_recv() {
-                batch.extend(ms);
+            // Records already received are processed, not dropped, unless
+            // the stop's deadline passes first (then `cancel` is set).
+            while let Ok(Command::Records(c)) = rx.try_recv() {
+                take(&mut batch, c);
             }
         }
         // A chunk may overfill the batch: full batches go now, and the rest
         // starts the next one (unless the linger ran out or we stop).
         let full =
             if stopping || batch.len() < max { batch.len() } else { batch.len() / max * max };
-        let rest = batch.split_off(full);
-        for chunk in batch.chunks(max) {
-            let started = Instant::now();
-            let outcomes = match mode {
-                Mode::Process => pipeline.process(&info, chunk),
-                Mode::Learn => pipeline.learn(&info, chunk),
-            };
-            shared.stats.batch_seconds.observe(started.elapsed());
-            if let Some(reason) = pipeline.stop_reason() {
-                // A stage is disabled and its policy is to stop: nothing of
-                // this batch is written, so its offsets are never committed
-                // and the records are processed again after the fix.
-                return shared.stats.set_fatal(reason);
+        let mut done = 0;
+        while done < full {
+            let n = max.min(full - done);
+            let rest = batch.records.split_off(n);
+            let records = std::mem::replace(&mut batch.records, rest);
+            done += n;
+            if !process(shared, p, &mut pipeline, records, &mut batch.invalid) {
+                return;
             }
-            shared.sink.write(&info.topic, info.partition, chunk, &outcomes, &tracker);
         }
-        batch.clear();
-        batch.extend(rest);
+    }
+}
+
+/// Run one batch and write its outcomes; false when the worker must end.
+fn process(
+    shared: &WorkerShared,
+    p: &Partition,
+    pipeline: &mut PipelineInstance,
+    records: Vec<Record>,
+    invalid: &mut Vec<(i64, String)>,
+) -> bool {
+    #[cfg(debug_assertions)]
+    debug_panic(&records);
+    let started = Instant::now();
+    let outcomes = if invalid.is_empty() {
+        call(pipeline, p, &records)
+    } else {
+        with_invalid(pipeline, p, &records, invalid)
+    };
+    shared.stats.batch_seconds.observe(started.elapsed());
+    if p.cancel.load(Ordering::Acquire) {
+        // The stop's deadline passed: the partition is someone else's now.
+        return false;
+    }
+    if let Some(reason) = pipeline.stop_reason() {
+        // A stage is disabled and its policy is to stop: nothing of this
+        // batch is written, so its offsets are never committed and the
+        // records are processed again after the fix.
+        shared.stats.set_fatal(reason);
+        return false;
+    }
+    shared.sink.write(&p.info.topic, p.info.partition, records, &outcomes, &p.tracker);
+    true
+}
+
+fn call(pipeline: &mut PipelineInstance, p: &Partition, records: &[Record]) -> Vec<Outcome> {
+    match p.mode {
+        Mode::Process => pipeline.process(&p.info, records),
+        Mode::Learn => pipeline.learn(&p.info, records),
+    }
+}
+
+/// A batch holding invalid records: those are dead-lettered without
+/// reaching a plugin, the others run as usual (copied, in this rare case).
+fn with_invalid(
+    pipeline: &mut PipelineInstance,
+    p: &Partition,
+    records: &[Record],
+    invalid: &mut Vec<(i64, String)>,
+) -> Vec<Outcome> {
+    let problems: Vec<Option<String>> = records
+        .iter()
+        .map(|m| {
+            let i = invalid.iter().position(|(o, _)| *o == m.offset)?;
+            Some(invalid.swap_remove(i).1)
+        })
+        .collect();
+    let valid: Vec<Record> = records
+        .iter()
+        .zip(&problems)
+        .filter(|(_, p)| p.is_none())
+        .map(|(m, _)| m.clone())
+        .collect();
+    let mut valid_outcomes =
+        if valid.is_empty() { Vec::new() } else { call(pipeline, p, &valid) }.into_iter();
+    problems
+        .into_iter()
+        .map(|problem| match problem {
+            Some(reason) => Outcome {
+                produced: Vec::new(),
+                failures: vec![Failure {
+                    stage: String::new(),
+                    plugin: String::new(),
+                    kind: "input".into(),
+                    reason,
+                }],
+            },
+            None => valid_outcomes.next().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Debug builds only: panic when a batch holds the offset named by
+/// `WASP_DEBUG_PANIC_AT_OFFSET`, so the tests can show what a bug in a
+/// worker does to the run. Release builds have no such hook.
+#[cfg(debug_assertions)]
+fn debug_panic(chunk: &[Record]) {
+    static AT: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| std::env::var("WASP_DEBUG_PANIC_AT_OFFSET").ok()?.parse().ok());
+    if let Some(at) = at.filter(|at| chunk.iter().any(|m| m.offset == *at)) {
+        panic!("WASP_DEBUG_PANIC_AT_OFFSET: a worker panics at offset {at}");
     }
 }
