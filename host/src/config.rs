@@ -32,6 +32,9 @@ pub struct PipelineConfig {
     /// version of the stage that produced it) to every output.
     #[serde(default)]
     pub version_header: bool,
+    /// Database tables outputs can be routed to, by name (`[tables.NAME]`).
+    #[serde(default)]
+    pub tables: BTreeMap<String, crate::sinks::postgres::TableConfig>,
     /// The stages, in order.
     #[serde(rename = "stage")]
     pub stages: Vec<StageConfig>,
@@ -163,6 +166,9 @@ impl PipelineConfig {
         let cfg: PipelineConfig = toml::from_str(text)?;
         if cfg.stages.is_empty() {
             bail!("the pipeline has no [[stage]]: add at least one stage with a plugin");
+        }
+        for (name, table) in &cfg.tables {
+            table.validate(name)?;
         }
         let mut names = std::collections::HashSet::new();
         for s in &cfg.stages {

@@ -31,6 +31,7 @@ pub mod router;
 pub mod runtime;
 pub mod scaffold;
 pub mod signals;
+pub mod sinks;
 pub mod state;
 pub mod telemetry;
 pub mod text;

@@ -14,6 +14,7 @@ mod ml;
 mod models;
 mod plot;
 mod polyglot;
+mod postgres;
 mod reload;
 mod sandbox;
 mod telemetry;

@@ -1,0 +1,195 @@
+//! The PostgreSQL sink against the real local server (`scripts/postgres
+//! start`, which `scripts/test` runs): mapping checks at start, batched
+//! inserts, replays that write nothing twice, rows the database refuses,
+//! and a lost connection reported as retriable.
+
+use std::path::{Path, PathBuf};
+use wasp::sinks::postgres::{RowResult, TableConfig, TableRow, TableSink};
+
+/// The server's URL; `scripts/test` starts the server and sets it.
+fn url() -> String {
+    std::env::var("WASP_POSTGRES_URL").expect(
+        "WASP_POSTGRES_URL is not set: start PostgreSQL with \
+         `export WASP_POSTGRES_URL=$(scripts/postgres start) \
+         WASP_POSTGRES_PASSWORD_FILE=$(scripts/postgres password-file)` (scripts/test does this)",
+    )
+}
+
+fn password_file() -> PathBuf {
+    std::env::var("WASP_POSTGRES_PASSWORD_FILE")
+        .expect(
+            "WASP_POSTGRES_PASSWORD_FILE is not set: `scripts/postgres password-file` prints it",
+        )
+        .into()
+}
+
+/// A direct connection for creating tables and reading them back.
+fn admin() -> postgres::Client {
+    let pw = std::fs::read_to_string(password_file()).expect("reading the password file");
+    let mut cfg: postgres::Config = url().parse().unwrap();
+    cfg.password(pw.trim_end());
+    cfg.connect(postgres::NoTls).expect("connecting to the local PostgreSQL")
+}
+
+/// A table name no other test or run uses, created with `columns`.
+fn table(tag: &str, columns: &str) -> String {
+    let name = crate::broker::unique(tag).replace('-', "_");
+    admin().batch_execute(&format!("create table {name} ({columns})")).unwrap();
+    name
+}
+
+const LOGINS: &str = "id bigserial primary key, username varchar(15) not null \
+     check (length(username) >= 4), attempts integer, source_topic text, \
+     source_partition integer, source_offset bigint, \
+     unique (source_topic, source_partition, source_offset)";
+
+fn config(table: &str, columns: &[(&str, &str)]) -> TableConfig {
+    TableConfig {
+        url: url(),
+        password_env: None,
+        password_file: Some(password_file()),
+        table: table.to_string(),
+        columns: columns.iter().map(|(c, f)| (c.to_string(), f.to_string())).collect(),
+        conflict_key: None,
+        batch_rows: 500,
+    }
+}
+
+fn open(cfg: &TableConfig) -> anyhow::Result<TableSink> {
+    TableSink::open("logins", cfg, Path::new("."))
+}
+
+fn rows(values: &[Vec<u8>]) -> Vec<TableRow<'_>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| TableRow { topic: "login-events", partition: 2, offset: i as i64, value: v })
+        .collect()
+}
+
+fn count(table: &str) -> i64 {
+    admin().query_one(&format!("select count(*) from {table}"), &[]).unwrap().get(0)
+}
+
+#[test]
+fn postgres_mapping_mismatch_is_refused_naming_the_column() {
+    let t = table("pg_mismatch", LOGINS);
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("username", "username"), ("user_agent", "agent")], "'user_agent'"),
+        (&[("attempts", "attempts")], "'username' of table"),
+        (&[("username", "username"), ("source_offset", "offset")], "'source_offset'"),
+    ];
+    for (columns, named) in cases {
+        let err = open(&config(&t, columns)).err().expect("a mismatched mapping must be refused");
+        assert!(format!("{err:#}").contains(named), "{named} not named in: {err:#}");
+    }
+    // A conflict key without a unique index: the database's words.
+    let mut cfg = config(&t, &[("username", "username")]);
+    cfg.conflict_key = Some(vec!["username".into()]);
+    let err = open(&cfg).err().expect("a conflict key with no unique index must be refused");
+    assert!(format!("{err:#}").contains("no unique or exclusion constraint"), "{err:#}");
+    // The same table with a matching mapping opens.
+    open(&config(&t, &[("username", "username"), ("attempts", "attempts")])).unwrap();
+}
+
+#[test]
+fn postgres_batched_insert_stores_every_row_once_even_on_replay() {
+    let t = table("pg_batch", LOGINS);
+    let cfg = config(&t, &[("username", "/user/name"), ("attempts", "attempts")]);
+    let values: Vec<Vec<u8>> = (0..1234)
+        .map(|i| format!(r#"{{"user": {{"name": "user{i:05}"}}, "attempts": {}}}"#, i % 7).into())
+        .collect();
+    let mut sink = open(&cfg).unwrap();
+    let results = sink.write(&rows(&values)).unwrap();
+    assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
+    assert_eq!(count(&t), 1234);
+    let row = admin()
+        .query_one(&format!("select username, attempts from {t} where source_offset = 1000"), &[])
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "user01000");
+    assert_eq!(row.get::<_, Option<i32>>(1), Some(1000 % 7));
+
+    // A restart replays the same inputs (and one more): only the new one lands.
+    let mut again = values.clone();
+    again.push(br#"{"user": {"name": "late_user"}}"#.to_vec());
+    let mut sink = open(&cfg).unwrap();
+    let results = sink.write(&rows(&again)).unwrap();
+    assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
+    assert_eq!(count(&t), 1235, "a replay wrote rows twice");
+}
+
+#[test]
+fn postgres_refused_rows_give_the_database_reason_and_the_rest_are_stored() {
+    let t = table("pg_refused", LOGINS);
+    let cfg = config(&t, &[("username", "username"), ("attempts", "attempts")]);
+    let values: Vec<Vec<u8>> = vec![
+        br#"{"username": "alice", "attempts": 1}"#.to_vec(),
+        br#"{"username": "bob", "attempts": 2}"#.to_vec(), // check: too short
+        br#"{"username": "carol", "attempts": "many"}"#.to_vec(), // not an integer
+        br#"{"username": "averyveryverylongname"}"#.to_vec(), // varchar(15)
+        br#"{"attempts": 3}"#.to_vec(),                    // username NOT NULL
+        b"not json".to_vec(),
+        br#"{"username": "dave"}"#.to_vec(),
+    ];
+    let mut sink = open(&cfg).unwrap();
+    let results = sink.write(&rows(&values)).unwrap();
+    let reason = |i: usize| match &results[i] {
+        RowResult::Refused(why) => why.clone(),
+        RowResult::Stored => panic!("row {i} was stored: {results:?}"),
+    };
+    assert_eq!(results[0], RowResult::Stored);
+    assert!(reason(1).contains("violates check constraint"), "{}", reason(1));
+    assert!(reason(2).contains("invalid input syntax for type integer"), "{}", reason(2));
+    assert!(reason(3).contains("value too long for type character varying(15)"), "{}", reason(3));
+    assert!(reason(4).contains("null value in column \"username\""), "{}", reason(4));
+    assert!(reason(5).contains("not JSON"), "{}", reason(5));
+    assert_eq!(results[6], RowResult::Stored);
+    let stored: Vec<String> = admin()
+        .query(&format!("select username from {t} order by source_offset"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, ["alice", "dave"]);
+}
+
+#[test]
+fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
+    let t = table("pg_outage", LOGINS);
+    let cfg = config(&t, &[("username", "username")]);
+    let values: Vec<Vec<u8>> =
+        (0..10).map(|i| format!(r#"{{"username": "user{i:03}"}}"#).into()).collect();
+    let mut sink = open(&cfg).unwrap();
+    sink.write(&rows(&values[..5])).unwrap();
+    // The server drops the sink's connection (the one whose last statement
+    // wrote this test's table), as in a server restart.
+    let killed: i64 = admin()
+        .query_one(
+            &format!(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+                 where application_name = 'wasp' and query like '%{t}%'"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "the sink's connection was not found");
+    let err = sink.write(&rows(&values)).expect_err("a dropped connection must be reported");
+    assert!(err.to_string().contains("unavailable"), "{err}");
+    // The caller retries the whole write: the first five are not doubled.
+    let results = sink.write_retrying(&rows(&values), &|| false).unwrap();
+    assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
+    assert_eq!(count(&t), 10);
+}
+
+#[test]
+fn postgres_password_comes_from_the_environment_or_a_file_never_the_url() {
+    let t = table("pg_password", LOGINS);
+    let mut cfg = config(&t, &[("username", "username")]);
+    cfg.password_file = None;
+    let err = open(&cfg).err().expect("no password: the server must refuse");
+    assert!(format!("{err:#}").contains("cannot connect"), "{err:#}");
+    cfg.password_env = Some("WASP_TEST_PG_PASSWORD_UNSET".into());
+    let err = open(&cfg).err().expect("an unset variable must be named");
+    assert!(format!("{err:#}").contains("WASP_TEST_PG_PASSWORD_UNSET"), "{err:#}");
+}
