@@ -189,7 +189,8 @@ pub fn run(
         router,
         cfg.version_header,
         stats.clone(),
-    )?);
+    )?
+    .with_tables(crate::sinks::tables::Tables::open(cfg)?));
     let shared = WorkerShared {
         pipeline: pipeline.clone(),
         sink: sink.clone(),
@@ -278,6 +279,7 @@ pub fn run(
         let _ = std::fs::remove_file(path);
     }
     tracing::info!("stopping ({reason}): draining workers");
+    sink.stop_retrying();
     let offsets = consumer.context().stop_all();
     sink.flush(SETTLE_TIMEOUT).context("delivering the last records")?;
     commit(&consumer, &offsets, "owned");

@@ -7,6 +7,7 @@ use crate::offsets::OffsetTracker;
 use crate::pipeline::{Outcome, Route};
 use crate::record::{Header, Record};
 use crate::router::{headers, Router};
+use crate::sinks::tables::Tables;
 use anyhow::{Context, Result};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KHeader, OwnedHeaders};
@@ -104,6 +105,8 @@ pub struct Sink {
     version_header: bool,
     stats: Arc<RunStats>,
     partitions: PartitionCounts,
+    /// Table destinations, written before the Kafka records (sinks::tables).
+    tables: Option<Tables>,
 }
 
 fn to_headers(hs: &[Header]) -> OwnedHeaders {
@@ -123,7 +126,27 @@ impl Sink {
         let producer = config
             .create_with_context(SinkContext { stats: stats.clone() })
             .context("creating the Kafka producer")?;
-        Ok(Sink { producer, router, version_header, stats, partitions: PartitionCounts::default() })
+        Ok(Sink {
+            producer,
+            router,
+            version_header,
+            stats,
+            partitions: PartitionCounts::default(),
+            tables: None,
+        })
+    }
+
+    /// Route outputs to these table destinations too.
+    pub fn with_tables(mut self, tables: Option<Tables>) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// The run is ending: stop retrying an unreachable database.
+    pub fn stop_retrying(&self) {
+        if let Some(t) = &self.tables {
+            t.stop();
+        }
     }
 
     /// Write every outcome of a batch; the tracker learns of the inputs
@@ -136,14 +159,35 @@ impl Sink {
         outcomes: &[Outcome],
         tracker: &Arc<OffsetTracker>,
     ) {
+        let owned;
+        let mut to_table = Vec::new();
+        let outcomes = match &self.tables {
+            None => outcomes,
+            Some(tables) => {
+                let mut o = outcomes.to_vec();
+                match tables.deliver(topic, partition, batch, &mut o) {
+                    Ok(t) => to_table = t,
+                    Err(e) => {
+                        // Held, never acknowledged: processed again after a restart.
+                        let held: Vec<(i64, u32)> = batch.iter().map(|m| (m.offset, 1)).collect();
+                        tracker.begin(&held);
+                        tracker.fail();
+                        RunStats::inc(&self.stats.delivery_failed, batch.len() as u64);
+                        return tracing::error!("{e}; the run is stopping, so this batch's inputs are not committed");
+                    }
+                }
+                owned = o;
+                &owned
+            }
+        };
         let mut counts = Counts::default();
         let mut records = Vec::with_capacity(batch.len());
         let mut inputs = Vec::with_capacity(batch.len());
-        for (msg, outcome) in batch.iter().zip(outcomes) {
+        for (i, (msg, outcome)) in batch.iter().zip(outcomes).enumerate() {
             let before = records.len();
             self.resolve(topic, partition, msg, outcome, &mut records, &mut counts);
             let produced = records.len() - before;
-            if produced == 0 {
+            if produced == 0 && !to_table.get(i).copied().unwrap_or(false) {
                 counts.dropped += 1;
             }
             inputs.push((msg.offset, u32::try_from(produced).unwrap_or(u32::MAX)));

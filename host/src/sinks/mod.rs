@@ -6,3 +6,4 @@
 //! or waiting for the database to come back (retry, nothing committed).
 
 pub mod postgres;
+pub mod tables;
