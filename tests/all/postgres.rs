@@ -4,8 +4,17 @@
 //! and a lost connection reported as retriable.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 use wasp::sinks::postgres::{RowResult, TableConfig, TableRow, TableSink};
+
+/// The outage test stops the server: it holds this for writing, every
+/// other test for reading.
+static SERVER: RwLock<()> = RwLock::new(());
+
+fn server() -> RwLockReadGuard<'static, ()> {
+    SERVER.read().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The server's URL; `scripts/test` starts the server and sets it.
 fn url() -> String {
@@ -74,6 +83,7 @@ fn count(table: &str) -> i64 {
 
 #[test]
 fn postgres_mapping_mismatch_is_refused_naming_the_column() {
+    let _pg = server();
     let t = table("pg_mismatch", LOGINS);
     let cases: [(&[(&str, &str)], &str); 3] = [
         (&[("username", "username"), ("user_agent", "agent")], "'user_agent'"),
@@ -95,6 +105,7 @@ fn postgres_mapping_mismatch_is_refused_naming_the_column() {
 
 #[test]
 fn postgres_batched_insert_stores_every_row_once_even_on_replay() {
+    let _pg = server();
     let t = table("pg_batch", LOGINS);
     let cfg = config(&t, &[("username", "/user/name"), ("attempts", "attempts")]);
     let values: Vec<Vec<u8>> = (0..1234)
@@ -121,6 +132,7 @@ fn postgres_batched_insert_stores_every_row_once_even_on_replay() {
 
 #[test]
 fn postgres_refused_rows_give_the_database_reason_and_the_rest_are_stored() {
+    let _pg = server();
     let t = table("pg_refused", LOGINS);
     let cfg = config(&t, &[("username", "username"), ("attempts", "attempts")]);
     let values: Vec<Vec<u8>> = vec![
@@ -156,6 +168,7 @@ fn postgres_refused_rows_give_the_database_reason_and_the_rest_are_stored() {
 
 #[test]
 fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
+    let _pg = server();
     let t = table("pg_outage", LOGINS);
     let cfg = config(&t, &[("username", "username")]);
     let values: Vec<Vec<u8>> =
@@ -185,6 +198,7 @@ fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
 
 #[test]
 fn postgres_password_comes_from_the_environment_or_a_file_never_the_url() {
+    let _pg = server();
     let t = table("pg_password", LOGINS);
     let mut cfg = config(&t, &[("username", "username")]);
     cfg.password_file = None;
@@ -217,6 +231,7 @@ fn login_events(n: usize) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn wasp_run_stores_outputs_in_the_table_and_dead_letters_what_the_database_refuses() {
+    let _pg = server();
     use crate::broker::*;
     let _b = shared();
     let [input, dlq] = ["pgrun-in", "pgrun-dlq"].map(unique);
@@ -235,7 +250,10 @@ fn wasp_run_stores_outputs_in_the_table_and_dead_letters_what_the_database_refus
     assert_eq!(dead.len(), N / 10, "every refused row dead-lettered");
     for r in &dead {
         let h = |k: &str| {
-            r.headers.iter().find(|(n, _)| n == k).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            r.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         };
         assert_eq!(h(wasp::router::headers::KIND).as_deref(), Some("sink"));
         let reason = h(wasp::router::headers::REASON).unwrap_or_default();
@@ -251,6 +269,7 @@ fn wasp_run_stores_outputs_in_the_table_and_dead_letters_what_the_database_refus
 
 #[test]
 fn wasp_run_refuses_to_start_when_the_mapping_does_not_match_the_table() {
+    let _pg = server();
     use crate::broker::*;
     let t = table("pg_run_bad", LOGINS);
     let dir = crate::common::temp_dir("pgrunbad");
@@ -259,12 +278,14 @@ fn wasp_run_refuses_to_start_when_the_mapping_does_not_match_the_table() {
         tables_toml(&t).replace("attempts = \"attempts\"", "tries = \"attempts\""),
         stage("pass", "identity", "")
     );
-    let p = pipeline(&dir, "pgrunbad", "input = [\"unused\"]\noutput = \"logins\"\ndead_letter = \"unused-dlq\"\n", &rest);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasp"))
-        .arg("run")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let p = pipeline(
+        &dir,
+        "pgrunbad",
+        "input = [\"unused\"]\noutput = \"logins\"\ndead_letter = \"unused-dlq\"\n",
+        &rest,
+    );
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_wasp")).arg("run").arg(&p).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "wasp run started with a bad mapping:\n{stderr}");
     assert!(stderr.contains("no column 'tries'"), "{stderr}");
@@ -272,6 +293,7 @@ fn wasp_run_refuses_to_start_when_the_mapping_does_not_match_the_table() {
 
 #[test]
 fn wasp_run_killed_mid_stream_then_restarted_stores_every_event_exactly_once() {
+    let _pg = server();
     use crate::broker::*;
     let _b = shared();
     let [input, dlq] = ["pgk9-in", "pgk9-dlq"].map(unique);
@@ -294,7 +316,7 @@ fn wasp_run_killed_mid_stream_then_restarted_stores_every_event_exactly_once() {
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(12))));
     // Killed once rows are arriving, while events are still produced.
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     while count(&t) < 1000 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -310,5 +332,61 @@ fn wasp_run_killed_mid_stream_then_restarted_stores_every_event_exactly_once() {
         .get(0);
     assert_eq!(count(&t), N as i64, "rows lost or doubled");
     assert_eq!(distinct, N as i64, "a username is missing");
+    assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "nothing was refused");
+}
+
+#[test]
+fn wasp_run_waits_out_a_ten_second_database_outage_losing_and_doubling_nothing() {
+    use crate::broker::*;
+    let _b = shared();
+    let _pg = SERVER.write().unwrap_or_else(|p| p.into_inner());
+    let [input, dlq] = ["pgout-in", "pgout-dlq"].map(unique);
+    create(&[&input, &dlq], 3);
+    let t = table("pg_outage_run", LOGINS);
+    const N: usize = 6_000;
+    let events: Vec<(String, Vec<u8>)> = (0..N)
+        .map(|i| (i.to_string(), format!(r#"{{"username": "user{i:05}"}}"#).into()))
+        .collect();
+    let dir = crate::common::temp_dir("pgout");
+    let topics = format!("input = [\"{input}\"]\noutput = \"logins\"\ndead_letter = \"{dlq}\"\n");
+    let p = pipeline(
+        &dir,
+        "pgout",
+        &topics,
+        &format!("{}{}", tables_toml(&t), stage("pass", "identity", "")),
+    );
+    let run = Wasp::start(&p, &[], "run");
+    let topic = input.clone();
+    let producer =
+        std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(15))));
+    let start = Instant::now();
+    while count(&t) < 500 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let postgres = |cmd: &str| {
+        let st = std::process::Command::new(crate::common::root().join("scripts/postgres"))
+            .arg(cmd)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "scripts/postgres {cmd} failed");
+    };
+    postgres("stop");
+    std::thread::sleep(Duration::from_secs(10));
+    postgres("start");
+    producer.join().unwrap();
+    let start = Instant::now();
+    while count(&t) < N as i64 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    run.sigterm();
+    let log = run.wait_ok(Duration::from_secs(60));
+    assert!(log.contains("PostgreSQL unavailable"), "the outage was not reported:\n{log}");
+    let distinct: i64 = admin()
+        .query_one(&format!("select count(distinct username) from {t}"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count(&t), N as i64, "rows lost or doubled across the outage");
+    assert_eq!(distinct, N as i64);
     assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "nothing was refused");
 }

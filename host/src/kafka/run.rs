@@ -184,13 +184,10 @@ pub fn run(
         None => None,
     };
     let router = Router::new(&cfg.topics);
-    let sink = Arc::new(Sink::new(
-        &super::producer_config(cfg),
-        router,
-        cfg.version_header,
-        stats.clone(),
-    )?
-    .with_tables(crate::sinks::tables::Tables::open(cfg)?));
+    let sink = Arc::new(
+        Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone())?
+            .with_tables(crate::sinks::tables::Tables::open(cfg)?),
+    );
     let shared = WorkerShared {
         pipeline: pipeline.clone(),
         sink: sink.clone(),

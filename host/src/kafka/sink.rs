@@ -173,7 +173,9 @@ impl Sink {
                         tracker.begin(&held);
                         tracker.fail();
                         RunStats::inc(&self.stats.delivery_failed, batch.len() as u64);
-                        return tracing::error!("{e}; the run is stopping, so this batch's inputs are not committed");
+                        return tracing::error!(
+                            "{e}; the run is stopping, so this batch's inputs are not committed"
+                        );
                     }
                 }
                 owned = o;
