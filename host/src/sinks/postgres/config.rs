@@ -100,3 +100,30 @@ impl TableConfig {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::PipelineConfig;
+
+    fn parse(tables: &str) -> anyhow::Result<PipelineConfig> {
+        PipelineConfig::parse(&format!(
+            "name='p'\n[[stage]]\nname='a'\nplugin='x.wasm'\n[tables.users]\nurl='postgres://u@h/db'\ntable='users'\n{tables}"
+        ))
+    }
+
+    #[test]
+    fn table_sections_are_checked_before_connecting() {
+        let ok = parse("[tables.users.columns]\nusername='name'\n").unwrap();
+        assert_eq!(ok.tables["users"].key_columns(), super::ORIGIN_COLUMNS);
+        for (toml, named) in [
+            ("[tables.users.columns]\n", "maps no columns"),
+            ("conflict_key=['id']\n[tables.users.columns]\nusername='name'\n", "'id'"),
+            ("[tables.users.columns]\nsource_offset='o'\n", "'source_offset'"),
+            ("password_env='A'\npassword_file='f'\n[tables.users.columns]\nu='u'\n", "both"),
+            ("passwd='x'\n[tables.users.columns]\nu='u'\n", "passwd"),
+        ] {
+            let err = format!("{:#}", parse(toml).unwrap_err());
+            assert!(err.contains(named), "{named} not in: {err}");
+        }
+    }
+}
