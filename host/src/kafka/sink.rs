@@ -159,28 +159,25 @@ impl Sink {
         outcomes: &[Outcome],
         tracker: &Arc<OffsetTracker>,
     ) {
-        let owned;
-        let mut to_table = Vec::new();
-        let outcomes = match &self.tables {
-            None => outcomes,
-            Some(tables) => {
-                let mut o = outcomes.to_vec();
-                match tables.deliver(topic, partition, batch, &mut o) {
-                    Ok(t) => to_table = t,
-                    Err(e) => {
-                        // Held, never acknowledged: processed again after a restart.
-                        let held: Vec<(i64, u32)> = batch.iter().map(|m| (m.offset, 1)).collect();
-                        tracker.begin(&held);
-                        tracker.fail();
-                        RunStats::inc(&self.stats.delivery_failed, batch.len() as u64);
-                        return tracing::error!(
-                            "{e}; the run is stopping, so this batch's inputs are not committed"
-                        );
-                    }
-                }
-                owned = o;
-                &owned
-            }
+        // Table-bound outputs are written first (sinks::tables); `None`
+        // means the batch is held uncommitted because the run is stopping.
+        let tabled = match &self.tables {
+            Some(t) => match t.write_before_produce(
+                topic,
+                partition,
+                batch,
+                outcomes,
+                tracker,
+                &self.stats,
+            ) {
+                Some(written) => Some(written),
+                None => return,
+            },
+            None => None,
+        };
+        let (outcomes, to_table) = match &tabled {
+            Some((o, t)) => (o.as_slice(), t.as_slice()),
+            None => (outcomes, &[][..]),
         };
         let mut counts = Counts::default();
         let mut records = Vec::with_capacity(batch.len());

@@ -12,6 +12,8 @@
 
 use super::postgres::{RowResult, TableRow, TableSink, Unavailable};
 use crate::config::PipelineConfig;
+use crate::kafka::stats::RunStats;
+use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Route};
 use crate::record::Record;
 use anyhow::Result;
@@ -61,6 +63,36 @@ impl Tables {
             Route::Output => self.output.as_deref(),
             Route::Topic(t) => self.sinks.get_key_value(t).map(|(k, _)| k.as_str()),
             Route::Feedback => None,
+        }
+    }
+
+    /// The Kafka sink's hook: the batch's outcomes without their table-bound
+    /// outputs (written, or turned into `sink` failures), and per input
+    /// whether it had any. `None` when the run stopped while the database
+    /// was unreachable: the batch is then begun in `tracker` as never
+    /// acknowledged, so none of it is committed, and must not be produced.
+    pub fn write_before_produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        batch: &[Record],
+        outcomes: &[Outcome],
+        tracker: &OffsetTracker,
+        stats: &RunStats,
+    ) -> Option<(Vec<Outcome>, Vec<bool>)> {
+        let mut rest = outcomes.to_vec();
+        match self.deliver(topic, partition, batch, &mut rest) {
+            Ok(to_table) => Some((rest, to_table)),
+            Err(e) => {
+                let held: Vec<(i64, u32)> = batch.iter().map(|m| (m.offset, 1)).collect();
+                tracker.begin(&held);
+                tracker.fail();
+                RunStats::inc(&stats.delivery_failed, batch.len() as u64);
+                tracing::error!(
+                    "{e}; the run is stopping, so this batch's inputs are not committed"
+                );
+                None
+            }
         }
     }
 
