@@ -134,7 +134,10 @@ impl Tables {
                 })
                 .collect();
             let mut sink = self.sinks[name].lock().unwrap_or_else(|p| p.into_inner());
-            let results = sink.write_retrying(&rows, &|| self.stop.load(Ordering::Relaxed))?;
+            // The signal is checked too: while a worker waits here, the consumer
+            // loop may be blocked handing it records and not see the signal.
+            let stop = || self.stop.load(Ordering::Relaxed) || crate::signals::requested();
+            let results = sink.write_retrying(&rows, &stop)?;
             for (o, result) in outputs.iter().zip(results) {
                 if let RowResult::Refused(reason) = result {
                     outcomes[o.input].failures.push(Failure {
