@@ -32,6 +32,9 @@ pub struct PipelineConfig {
     /// version of the stage that produced it) to every output.
     #[serde(default)]
     pub version_header: bool,
+    /// Database tables outputs can be routed to, by name (`[tables.NAME]`).
+    #[serde(default)]
+    pub tables: BTreeMap<String, crate::sinks::postgres::TableConfig>,
     /// The stages, in order.
     #[serde(rename = "stage")]
     pub stages: Vec<StageConfig>,
@@ -234,6 +237,9 @@ impl PipelineConfig {
             bail!("the pipeline has no [[stage]]: add at least one stage with a plugin");
         }
         check_name("pipeline name", &cfg.name)?;
+        for (name, table) in &cfg.tables {
+            table.validate(name)?;
+        }
         let mut names = std::collections::HashSet::new();
         for s in &cfg.stages {
             check_name("stage name", &s.name)?;

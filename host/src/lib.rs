@@ -32,6 +32,7 @@ pub mod routes;
 pub mod runtime;
 pub mod scaffold;
 pub mod signals;
+pub mod sinks;
 pub mod stack;
 pub mod state;
 pub mod telemetry;

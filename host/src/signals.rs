@@ -4,6 +4,15 @@ use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Set by the first signal, for code that waits where the run's own flag
+/// does not reach (a table sink retrying an unreachable database).
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a signal asked the process to stop.
+pub fn requested() -> bool {
+    REQUESTED.load(Ordering::Relaxed)
+}
+
 /// Set `flag` on the first SIGINT or SIGTERM; exit(130) on the second.
 pub fn on_shutdown(flag: Arc<AtomicBool>) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -30,6 +39,7 @@ pub fn on_shutdown(flag: Arc<AtomicBool>) -> Result<()> {
                 }
                 tracing::info!("signal received: draining, flushing and committing (signal again to exit at once)");
                 flag.store(true, Ordering::Relaxed);
+                REQUESTED.store(true, Ordering::Relaxed);
             }
         })
     })?;

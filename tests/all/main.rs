@@ -16,6 +16,7 @@ mod ml;
 mod models;
 mod plot;
 mod polyglot;
+mod postgres;
 mod reload;
 mod routing;
 mod sandbox;

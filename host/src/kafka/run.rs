@@ -217,7 +217,9 @@ pub fn run(
         None => None,
     };
     let router = Router::new(&cfg.topics);
-    let sink = Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone())?;
+    let tables = crate::sinks::tables::Tables::open(cfg)?;
+    let sink =
+        Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone(), tables)?;
     let shared = WorkerShared {
         pipeline: pipeline.clone(),
         sink: sink.clone(),
@@ -317,6 +319,7 @@ pub fn run(
         let _ = std::fs::remove_file(path);
     }
     tracing::info!("stopping ({reason}): draining workers");
+    sink.stop_retrying();
     let deadline = Instant::now() + shutdown_timeout;
     let offsets = consumer.context().stop_all(deadline);
     let delivered = sink.flush(deadline);

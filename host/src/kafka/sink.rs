@@ -16,6 +16,7 @@ use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Route};
 use crate::record::{Header, Record};
 use crate::router::{headers, Router};
+use crate::sinks::tables::Tables;
 use anyhow::{Context, Result};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedHeaders, Header as KHeader, OwnedHeaders};
@@ -233,6 +234,8 @@ pub struct Sink {
     stats: Arc<RunStats>,
     busy: Arc<AtomicUsize>,
     partitions: PartitionCounts,
+    /// Table destinations, written before the Kafka records (sinks::tables).
+    tables: Option<Tables>,
 }
 
 fn to_headers(hs: &[Header]) -> OwnedHeaders {
@@ -257,6 +260,7 @@ impl Sink {
         router: Router,
         version_header: bool,
         stats: Arc<RunStats>,
+        tables: Option<Tables>,
     ) -> Result<Arc<Self>> {
         let (tx, rx) = channel();
         let busy = Arc::new(AtomicUsize::new(0));
@@ -270,6 +274,7 @@ impl Sink {
             stats,
             busy,
             partitions: PartitionCounts::default(),
+            tables,
         });
         let weak = Arc::downgrade(&sink);
         std::thread::Builder::new()
@@ -277,6 +282,13 @@ impl Sink {
             .spawn(move || redirector(&weak, &rx))
             .context("starting the redirector thread")?;
         Ok(sink)
+    }
+
+    /// The run is ending: stop retrying an unreachable database.
+    pub fn stop_retrying(&self) {
+        if let Some(t) = &self.tables {
+            t.stop();
+        }
     }
 
     /// Write every outcome of a batch; the tracker learns of the inputs
@@ -290,6 +302,30 @@ impl Sink {
         outcomes: &[Outcome],
         tracker: &Arc<OffsetTracker>,
     ) {
+        // Table-bound outputs are written first (sinks::tables), and taken
+        // out of the outcomes; `None` means the batch is held uncommitted
+        // because the run is stopping while the database is unreachable.
+        let tabled = match &self.tables {
+            Some(t) => {
+                match t.write_before_produce(
+                    topic,
+                    partition,
+                    &batch,
+                    outcomes,
+                    tracker,
+                    &self.stats,
+                ) {
+                    Some(written) => Some(written),
+                    None => return,
+                }
+            }
+            None => None,
+        };
+        let (outcomes, to_table) = match &tabled {
+            Some((o, t)) => (o.as_slice(), t.as_slice()),
+            None => (outcomes, &[][..]),
+        };
+        let went_to_table = |i: usize| to_table.get(i).copied().unwrap_or(false);
         // Every produced record goes to its topic or, if not allowed
         // there, to the dead-letter topic: one record each, like failures.
         let inputs: Vec<(i64, u32)> = batch
@@ -305,7 +341,7 @@ impl Sink {
         let processed = batch.len() as u64;
         let mut counts = Counts::default();
         if total == 0 {
-            counts.dropped = processed;
+            counts.dropped = (0..outcomes.len()).filter(|&i| !went_to_table(i)).count() as u64;
         } else {
             let shared = Arc::new(BatchDelivery {
                 tracker: tracker.clone(),
@@ -319,7 +355,7 @@ impl Sink {
             });
             let mut records = Vec::with_capacity(total);
             for (i, (msg, outcome)) in shared.batch.iter().zip(outcomes).enumerate() {
-                if outcome.is_dropped() {
+                if outcome.is_dropped() && !went_to_table(i) {
                     counts.dropped += 1;
                 }
                 self.resolve(topic, partition, i as u32, msg, outcome, &mut records, &mut counts);
