@@ -27,17 +27,17 @@ struct Inner {
 impl Inner {
     /// Put or remove one key, keeping every known namespace's usage exact.
     fn write(&mut self, key: String, value: Option<Vec<u8>>) {
+        let old = self.map.get(&key).map_or(0, |v| key.len() + v.len());
         let new = value.as_ref().map_or(0, |v| key.len() + v.len());
-        let old = match value {
-            Some(v) => self.map.insert(key.clone(), v),
-            None => self.map.remove(&key),
-        }
-        .map_or(0, |v| key.len() + v.len());
         for (ns, used) in self.usage.iter_mut() {
             if key.starts_with(ns.as_str()) {
                 *used = *used + new - old;
             }
         }
+        match value {
+            Some(v) => self.map.insert(key, v),
+            None => self.map.remove(&key),
+        };
     }
 
     fn usage(&mut self, ns: &str) -> usize {
@@ -148,11 +148,8 @@ impl StateStore {
         if after > quota && new > old {
             return Err(StateFull { used, wanted: new - old, quota });
         }
-        inner.map.insert(key, value);
-        // `usage(ns)` above made the entry; no key is allocated per set.
-        if let Some(u) = inner.usage.get_mut(ns) {
-            *u = after;
-        }
+        // `usage(ns)` above made the entry, which `write` keeps exact.
+        inner.write(key, Some(value));
         self.dirty.store(true, Ordering::Relaxed);
         Ok(())
     }

@@ -5,9 +5,10 @@
 //! key in `init`, as a model that resets itself on a new config would.
 
 use crate::common::{plugin, temp_dir, write_pipeline};
+use std::path::PathBuf;
 use std::sync::Arc;
 use wasp::config::PipelineConfig;
-use wasp::pipeline::Pipeline;
+use wasp::pipeline::{Pipeline, PipelineInstance};
 use wasp::record::{BatchInfo, Record};
 use wasp::reload::{Outcome, Reloader};
 use wasp::runtime::{Engine, EngineOptions};
@@ -44,6 +45,30 @@ fn tallies(pipeline: &Pipeline) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A pipeline of one hostile stage with `config`, in a directory of its
+/// own, and one instance of it on [`info`]'s partition.
+struct Started {
+    path: PathBuf,
+    cfg: PipelineConfig,
+    engine: Engine,
+    pipeline: Arc<Pipeline>,
+    instance: PipelineInstance,
+}
+
+fn start(tag: &str, config: &str) -> Started {
+    let path = write_pipeline(&temp_dir(tag), &pipeline_toml(config));
+    let cfg = PipelineConfig::load(&path).unwrap();
+    let engine = Engine::new(&EngineOptions::default()).unwrap();
+    let pipeline = Arc::new(Pipeline::load(&engine, &cfg).unwrap());
+    let mut instance = pipeline.instantiate().unwrap();
+    instance.set_partition(&info().topic, info().partition);
+    Started { path, cfg, engine, pipeline, instance }
+}
+
+fn info() -> BatchInfo {
+    BatchInfo { topic: "t".into(), partition: 0 }
+}
+
 fn ones(ids: &[u64]) -> Vec<(String, String)> {
     let mut v: Vec<_> = ids.iter().map(|i| (i.to_string(), "1".to_string())).collect();
     v.sort();
@@ -52,19 +77,16 @@ fn ones(ids: &[u64]) -> Vec<(String, String)> {
 
 #[test]
 fn a_call_that_traps_leaves_no_state_writes_and_the_retry_writes_each_record_once() {
-    let dir = temp_dir("state-trap");
-    let path =
-        write_pipeline(&dir, &pipeline_toml("mode = \"panic\"\npoison_id = 5\ntally = true"));
-    let cfg = PipelineConfig::load(&path).unwrap();
-    let engine = Engine::new(&EngineOptions::default()).unwrap();
-    let pipeline = Pipeline::load(&engine, &cfg).unwrap();
-    let mut instance = pipeline.instantiate().unwrap();
-    let info = BatchInfo { topic: "t".into(), partition: 0 };
-    instance.set_partition(&info.topic, info.partition);
+    let Started { pipeline, mut instance, .. } = start(
+        "state-trap",
+        "mode = \"panic\"
+poison_id = 5
+tally = true",
+    );
 
     // The batch call tallies 1..=4, then traps on 5: its writes are thrown
     // away, and the record-by-record retry tallies every record but 5 once.
-    let outcomes = instance.process(&info, &records(1..=10));
+    let outcomes = instance.process(&info(), &records(1..=10));
     let failed: Vec<usize> = outcomes
         .iter()
         .enumerate()
@@ -77,16 +99,14 @@ fn a_call_that_traps_leaves_no_state_writes_and_the_retry_writes_each_record_onc
 
 #[test]
 fn a_refused_reload_leaves_state_untouched_and_an_accepted_one_applies_on_swap() {
-    let dir = temp_dir("state-reload");
-    let path =
-        write_pipeline(&dir, &pipeline_toml("mode = \"panic\"\npoison_id = 99\ntally = true"));
-    let cfg = PipelineConfig::load(&path).unwrap();
-    let engine = Engine::new(&EngineOptions::default()).unwrap();
-    let pipeline = Arc::new(Pipeline::load(&engine, &cfg).unwrap());
-    let mut instance = pipeline.instantiate().unwrap();
-    let info = BatchInfo { topic: "t".into(), partition: 0 };
-    instance.set_partition(&info.topic, info.partition);
-    instance.process(&info, &records(1..=3));
+    let Started { path, cfg, engine, pipeline, mut instance } = start(
+        "state-reload",
+        "mode = \"panic\"
+poison_id = 99
+tally = true",
+    );
+    let dir = path.parent().unwrap().to_path_buf();
+    instance.process(&info(), &records(1..=3));
     assert_eq!(tallies(&pipeline), ones(&[1, 2, 3]));
     let reloader = Reloader::new(engine, pipeline.clone(), &path, cfg);
 
@@ -106,6 +126,6 @@ fn a_refused_reload_leaves_state_untouched_and_an_accepted_one_applies_on_swap()
     let outcomes = reloader.reload();
     assert!(matches!(outcomes.as_slice(), [Outcome::Swapped { .. }]), "{outcomes:?}");
     assert_eq!(tallies(&pipeline), ones(&[1, 2, 3]), "validation changed state");
-    instance.process(&info, &records(7..=7));
+    instance.process(&info(), &records(7..=7));
     assert_eq!(tallies(&pipeline), ones(&[7]), "the accepted version's init ran on the swap");
 }
