@@ -229,6 +229,32 @@ fn login_events(n: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// `n` events with distinct valid usernames, keyed by their number.
+fn unique_logins(n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n).map(|i| (i.to_string(), format!(r#"{{"username": "user{i:05}"}}"#).into())).collect()
+}
+
+/// A pipeline in a directory of its own passing `input` through the
+/// identity plugin into the `logins` table destination `t`.
+fn logins_pipeline(tag: &str, input: &str, dlq: &str, t: &str) -> PathBuf {
+    use crate::broker::{pipeline, stage};
+    let topics = format!("input = [\"{input}\"]\noutput = \"logins\"\ndead_letter = \"{dlq}\"\n");
+    let rest = format!("{}{}", tables_toml(t), stage("pass", "identity", ""));
+    pipeline(&crate::common::temp_dir(tag), tag, &topics, &rest)
+}
+
+/// Wait until table `t` holds `n` rows, or `within` has passed.
+fn wait_for_rows(t: &str, n: i64, within: Duration) {
+    let start = Instant::now();
+    while count(t) < n && start.elapsed() < within {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn distinct_usernames(t: &str) -> i64 {
+    admin().query_one(&format!("select count(distinct username) from {t}"), &[]).unwrap().get(0)
+}
+
 #[test]
 fn wasp_run_stores_outputs_in_the_table_and_dead_letters_what_the_database_refuses() {
     let _pg = server();
@@ -300,36 +326,21 @@ fn wasp_run_killed_mid_stream_then_restarted_stores_every_event_exactly_once() {
     create(&[&input, &dlq], 3);
     let t = table("pg_k9", LOGINS);
     const N: usize = 20_000;
-    let events: Vec<(String, Vec<u8>)> = (0..N)
-        .map(|i| (i.to_string(), format!(r#"{{"username": "user{i:05}"}}"#).into()))
-        .collect();
-    let dir = crate::common::temp_dir("pgk9");
-    let topics = format!("input = [\"{input}\"]\noutput = \"logins\"\ndead_letter = \"{dlq}\"\n");
-    let p = pipeline(
-        &dir,
-        "pgk9",
-        &topics,
-        &format!("{}{}", tables_toml(&t), stage("pass", "identity", "")),
-    );
+    let events = unique_logins(N);
+    let p = logins_pipeline("pgk9", &input, &dlq, &t);
     let first = Wasp::start(&p, &[], "first");
     let topic = input.clone();
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(12))));
     // Killed once rows are arriving, while events are still produced.
-    let start = Instant::now();
-    while count(&t) < 1000 && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_rows(&t, 1000, Duration::from_secs(60));
     first.kill9();
     let stored_at_kill = count(&t);
     producer.join().unwrap();
     Wasp::start(&p, &["--until-idle", "6"], "second").wait_ok(Duration::from_secs(300));
     note(&format!("kill -9 with {stored_at_kill} of {N} rows stored; restarted"));
     assert!(stored_at_kill < N as i64, "the kill came after the end: the test shows nothing");
-    let distinct: i64 = admin()
-        .query_one(&format!("select count(distinct username) from {t}"), &[])
-        .unwrap()
-        .get(0);
+    let distinct = distinct_usernames(&t);
     assert_eq!(count(&t), N as i64, "rows lost or doubled");
     assert_eq!(distinct, N as i64, "a username is missing");
     assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "nothing was refused");
@@ -344,40 +355,22 @@ fn wasp_run_waits_out_a_ten_second_database_outage_losing_and_doubling_nothing()
     create(&[&input, &dlq], 3);
     let t = table("pg_outage_run", LOGINS);
     const N: usize = 6_000;
-    let events: Vec<(String, Vec<u8>)> = (0..N)
-        .map(|i| (i.to_string(), format!(r#"{{"username": "user{i:05}"}}"#).into()))
-        .collect();
-    let dir = crate::common::temp_dir("pgout");
-    let topics = format!("input = [\"{input}\"]\noutput = \"logins\"\ndead_letter = \"{dlq}\"\n");
-    let p = pipeline(
-        &dir,
-        "pgout",
-        &topics,
-        &format!("{}{}", tables_toml(&t), stage("pass", "identity", "")),
-    );
+    let events = unique_logins(N);
+    let p = logins_pipeline("pgout", &input, &dlq, &t);
     let run = Wasp::start(&p, &[], "run");
     let topic = input.clone();
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(15))));
-    let start = Instant::now();
-    while count(&t) < 500 && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_rows(&t, 500, Duration::from_secs(60));
     postgres_script("stop");
     std::thread::sleep(Duration::from_secs(10));
     postgres_script("start");
     producer.join().unwrap();
-    let start = Instant::now();
-    while count(&t) < N as i64 && start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_rows(&t, N as i64, Duration::from_secs(120));
     run.sigterm();
     let log = run.wait_ok(Duration::from_secs(60));
     assert!(log.contains("PostgreSQL unavailable"), "the outage was not reported:\n{log}");
-    let distinct: i64 = admin()
-        .query_one(&format!("select count(distinct username) from {t}"), &[])
-        .unwrap()
-        .get(0);
+    let distinct = distinct_usernames(&t);
     assert_eq!(count(&t), N as i64, "rows lost or doubled across the outage");
     assert_eq!(distinct, N as i64);
     assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "nothing was refused");
@@ -392,25 +385,13 @@ fn wasp_run_killed_during_a_database_outage_then_restarted_loses_and_doubles_not
     create(&[&input, &dlq], 2);
     let t = table("pg_crash_run", LOGINS);
     const N: usize = 3_000;
-    let events: Vec<(String, Vec<u8>)> = (0..N)
-        .map(|i| (i.to_string(), format!(r#"{{"username": "user{i:05}"}}"#).into()))
-        .collect();
-    let dir = crate::common::temp_dir("pgcrash");
-    let topics = format!("input = [\"{input}\"]\noutput = \"logins\"\ndead_letter = \"{dlq}\"\n");
-    let p = pipeline(
-        &dir,
-        "pgcrash",
-        &topics,
-        &format!("{}{}", tables_toml(&t), stage("pass", "identity", "")),
-    );
+    let events = unique_logins(N);
+    let p = logins_pipeline("pgcrash", &input, &dlq, &t);
     let first = Wasp::start(&p, &[], "first");
     let topic = input.clone();
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(6))));
-    let start = Instant::now();
-    while count(&t) < 200 && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_rows(&t, 200, Duration::from_secs(60));
     postgres_script("stop");
     assert!(
         first.wait_for_log("PostgreSQL unavailable", Duration::from_secs(30)),
@@ -438,17 +419,8 @@ fn wasp_run_stopped_during_a_database_outage_commits_nothing_it_did_not_store() 
     create(&[&input, &dlq], 1);
     let t = table("pg_stop_run", LOGINS);
     const N: usize = 3_000;
-    let events: Vec<(String, Vec<u8>)> = (0..N)
-        .map(|i| (i.to_string(), format!(r#"{{"username": "user{i:05}"}}"#).into()))
-        .collect();
-    let dir = crate::common::temp_dir("pgstop");
-    let topics = format!("input = [\"{input}\"]\noutput = \"logins\"\ndead_letter = \"{dlq}\"\n");
-    let p = pipeline(
-        &dir,
-        "pgstop",
-        &topics,
-        &format!("{}{}", tables_toml(&t), stage("pass", "identity", "")),
-    );
+    let events = unique_logins(N);
+    let p = logins_pipeline("pgstop", &input, &dlq, &t);
     let log = p.with_extension("first.log");
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_wasp"))
         .arg("run")
@@ -461,10 +433,7 @@ fn wasp_run_stopped_during_a_database_outage_commits_nothing_it_did_not_store() 
     let topic = input.clone();
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(6))));
-    let start = Instant::now();
-    while count(&t) < 200 && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_rows(&t, 200, Duration::from_secs(60));
     postgres_script("stop");
     std::thread::sleep(Duration::from_secs(2));
     let kill = std::process::Command::new("kill")
