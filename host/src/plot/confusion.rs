@@ -138,7 +138,7 @@ fn colour_bar(area: &super::Area<'_>, grid: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::check::decode;
+    use crate::plot::check::{decode, rgb};
 
     #[test]
     fn cells_are_shaded_by_their_row_share_with_counts_and_labels() {
@@ -161,10 +161,6 @@ mod tests {
         // white counts on the dark cells.
         assert!(png.dark() > 1_500, "text: {}", png.dark());
         assert!(png.count([255, 255, 255], 0) > 50_000);
-    }
-
-    fn rgb(c: RGBColor) -> [u8; 3] {
-        [c.0, c.1, c.2]
     }
 
     #[test]

@@ -134,6 +134,22 @@ pub fn header<'a>(area: &Area<'a>, title: &str, subtitle: &str) -> Result<Area<'
     Ok(rest)
 }
 
+/// The chart's series legend in the house style (light box, muted border,
+/// ink text), at `position`.
+pub fn legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.92))
+        .border_style(MUTED)
+        .label_font(text(16.0, INK))
+        .draw()?;
+    Ok(())
+}
+
 /// An `f64` axis whose ticks are exactly the given points: cell centres,
 /// or the settings a benchmark measured. (plotters' `with_key_points` on
 /// an `f64` range loses the label formatting `configure_mesh` needs.)
@@ -186,6 +202,11 @@ pub(crate) mod check {
         pub width: u32,
         pub height: u32,
         pub rgb: Vec<[u8; 3]>,
+    }
+
+    /// A plotters colour as the decoded pixel it paints.
+    pub fn rgb(c: plotters::style::RGBColor) -> [u8; 3] {
+        [c.0, c.1, c.2]
     }
 
     /// Decode PNG bytes with the `png` crate (RGB or RGBA, 8 bits).

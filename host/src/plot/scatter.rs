@@ -1,7 +1,7 @@
 //! A scatter plot of two numeric fields coloured by a third (a class), with
 //! a legend: what `wasp plot` draws from JSON records.
 
-use super::{header, text, Image, GRID, INK, MUTED, PALETTE};
+use super::{header, legend, text, Image, GRID, INK, MUTED, PALETTE};
 use anyhow::{bail, Result};
 use plotters::prelude::*;
 
@@ -112,25 +112,14 @@ pub fn draw(
                 .label(format!("{class} ({count})"))
                 .legend(move |(x, y)| Circle::new((x, y), 6, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.92))
-            .border_style(MUTED)
-            .label_font(text(16.0, INK))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::check::decode;
-
-    fn rgb(c: RGBColor) -> [u8; 3] {
-        [c.0, c.1, c.2]
-    }
+    use crate::plot::check::{decode, rgb};
 
     /// `n` dots of `class` on a row at height `y`, far enough apart not to
     /// overlap.

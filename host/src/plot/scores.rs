@@ -3,7 +3,7 @@
 //! anomalies as blue rings, warm-up records shaded, and the threshold as a
 //! dashed line when one score separates the flagged from the normal.
 
-use super::{header, text, Image, GRID, INK, MUTED};
+use super::{header, legend, text, Image, GRID, INK, MUTED};
 use crate::evaluate::Point;
 use anyhow::Result;
 use plotters::prelude::*;
@@ -141,25 +141,14 @@ pub fn draw(points: &[Point], score_field: &str, subtitle: &str) -> Result<Image
                 .label("missed true anomaly")
                 .legend(|(x, y)| Circle::new((x, y), 6, MISSED.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.92))
-            .border_style(MUTED)
-            .label_font(text(16.0, INK))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::check::decode;
-
-    fn rgb(c: RGBColor) -> [u8; 3] {
-        [c.0, c.1, c.2]
-    }
+    use crate::plot::check::{decode, rgb};
 
     fn point(score: f64, flagged: bool, truth: bool) -> Point {
         Point { score: Some(score), flagged: Some(flagged), truth: Some(truth) }
