@@ -25,6 +25,7 @@ pub mod offsets;
 pub mod pipeline;
 pub mod plot;
 pub mod procfs;
+pub mod progress;
 pub mod record;
 pub mod reload;
 pub mod router;

@@ -9,13 +9,13 @@
 use crate::config::PipelineConfig;
 use crate::kafka::run::{self, RunOptions};
 use crate::kafka::stats::RunStats;
+use crate::progress::Cadence;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A stack file: the pipeline files to run together.
 #[derive(Debug, Deserialize)]
@@ -106,7 +106,7 @@ pub fn run(files: &[PathBuf], opts: &RunOptions, shutdown: &Arc<AtomicBool>) -> 
         threads.push(t);
     }
     tracing::info!(pipelines = ?names, "stack running: {} pipelines", names.len());
-    let mut view = View::new();
+    let mut view = View::default();
     while threads.iter().any(|t| !t.is_finished()) {
         std::thread::sleep(Duration::from_millis(100));
         view.tick(&names, &stats);
@@ -146,29 +146,21 @@ pub fn run(files: &[PathBuf], opts: &RunOptions, shutdown: &Arc<AtomicBool>) -> 
 /// One progress view for the whole stack: a block of one line per
 /// pipeline redrawn in place on a terminal, a log line per pipeline every
 /// 10 s otherwise.
+#[derive(Default)]
 struct View {
-    tty: bool,
+    cadence: Cadence,
     drawn: usize,
-    last: Instant,
-    every: Duration,
 }
 
 impl View {
-    fn new() -> Self {
-        let tty = std::io::stderr().is_terminal();
-        let every = if tty { Duration::from_secs(1) } else { Duration::from_secs(10) };
-        View { tty, drawn: 0, last: Instant::now(), every }
-    }
-
     fn tick(&mut self, names: &[String], stats: &[Arc<RunStats>]) {
-        if self.last.elapsed() < self.every {
+        if self.cadence.due().is_none() {
             return;
         }
-        self.last = Instant::now();
         let width = names.iter().map(String::len).max().unwrap_or(0);
         let lines: Vec<String> =
             names.iter().zip(stats).map(|(n, s)| format!("{n:width$} | {}", s.line())).collect();
-        if !self.tty {
+        if !self.cadence.tty {
             for l in &lines {
                 tracing::info!("{l}");
             }

@@ -7,6 +7,7 @@ use super::stats::RunStats;
 use super::worker::WorkerShared;
 use crate::config::PipelineConfig;
 use crate::pipeline::Pipeline;
+use crate::progress::Cadence;
 use crate::reload::{self, Reloader};
 use crate::router::Router;
 use crate::runtime::{Engine, EngineOptions};
@@ -14,7 +15,6 @@ use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::Message as _;
 use rdkafka::TopicPartitionList;
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,26 +79,17 @@ struct View<'a> {
 }
 
 /// Progress on a terminal, a log line now and then otherwise.
+#[derive(Default)]
 struct Progress {
-    tty: bool,
-    last: Instant,
+    cadence: Cadence,
     last_in: u64,
-    every: Duration,
 }
 
 impl Progress {
-    fn new() -> Self {
-        let tty = std::io::stderr().is_terminal();
-        let every = if tty { Duration::from_secs(1) } else { Duration::from_secs(10) };
-        Progress { tty, last: Instant::now(), last_in: 0, every }
-    }
-
     fn tick(&mut self, stats: &RunStats, view: &View<'_>) {
-        if self.last.elapsed() < self.every {
-            return;
-        }
+        let Some(since) = self.cadence.due() else { return };
         let now_in = RunStats::get(&stats.records_in);
-        let rate = (now_in - self.last_in) as f64 / self.last.elapsed().as_secs_f64();
+        let rate = (now_in - self.last_in) as f64 / since.as_secs_f64();
         let versions: Vec<String> = view
             .pipeline
             .stages
@@ -123,12 +114,11 @@ impl Progress {
             stats.line(),
             versions.join(" ")
         );
-        if self.tty {
+        if self.cadence.tty {
             eprint!("\r\x1b[2K{line}");
         } else {
             tracing::info!("{line}");
         }
-        self.last = Instant::now();
         self.last_in = now_in;
     }
 }
@@ -237,7 +227,7 @@ pub fn run(
     consumer.subscribe(&topics).context("subscribing to the input topics")?;
     tracing::info!(brokers = %cfg.bootstrap_servers(), group = %cfg.group_id(), ?topics, "pipeline '{}' running", cfg.name);
 
-    let mut progress = Progress::new();
+    let mut progress = Progress::default();
     let mut last_record = Instant::now();
     let mut last_commit = Instant::now();
     let mut last_error: Option<Instant> = None;
@@ -311,7 +301,7 @@ pub fn run(
             progress.tick(&stats, &view);
         }
     };
-    if progress.tty && !opts.shared_progress {
+    if progress.cadence.tty && !opts.shared_progress {
         eprintln!();
     }
     stop_watch.store(true, Ordering::Relaxed);
