@@ -342,6 +342,39 @@ impl StateScope {
         p.writes.insert(full, None);
     }
 
+    /// Host-owned key (outside the plugin's `stage/` and `partition/`
+    /// spaces) holding the next offset of `topic`/`partition` to learn.
+    fn position_key(&self, topic: &str, partition: i32) -> String {
+        format!("{}host/pos/{topic}/{partition}", self.base)
+    }
+
+    /// Record that every record of `topic`/`partition` before `next_offset`
+    /// has been learned. Inside a call it joins the call's held-back
+    /// writes, so the position and what the records taught the plugin are
+    /// applied (and kept) together or not at all.
+    pub fn record_position(&mut self, topic: &str, partition: i32, next_offset: i64) {
+        let key = self.position_key(topic, partition);
+        let value = next_offset.to_le_bytes().to_vec();
+        let old = self.visible_size(&key) as isize;
+        match self.pending.as_mut() {
+            Some(p) => {
+                p.delta += (key.len() + value.len()) as isize - old;
+                p.writes.insert(key, Some(value));
+            }
+            None => self.store.set(key, value),
+        }
+    }
+
+    /// The next offset of `topic`/`partition` to learn, if any was learned.
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        let key = self.position_key(topic, partition);
+        let bytes = match self.pending.as_ref().and_then(|p| p.writes.get(&key)) {
+            Some(v) => v.clone(),
+            None => self.store.get(&key),
+        }?;
+        Some(i64::from_le_bytes(bytes.try_into().ok()?))
+    }
+
     /// Plugin keys starting with `prefix`, without the namespace.
     pub fn keys(&self, partition_scope: bool, prefix: &str) -> Vec<String> {
         let ns = self.prefix(partition_scope);
@@ -471,5 +504,26 @@ mod tests {
         // is counted again.
         store.set("p/s/stage/big".into(), vec![0; 100]);
         assert!(a.set(false, "k3", vec![0], 100).is_err());
+    }
+
+    #[test]
+    fn a_learning_position_is_kept_or_lost_with_the_call_s_writes() {
+        let store = StateStore::in_memory();
+        let mut call = StateScope::new(store.clone(), "p", "s");
+        assert_eq!(call.position("fix", 0), None);
+        call.begin();
+        call.set(false, "row", b"x".to_vec(), usize::MAX).unwrap();
+        call.record_position("fix", 0, 8);
+        assert_eq!(call.position("fix", 0), Some(8), "the call sees its own position");
+        call.discard();
+        assert_eq!(call.position("fix", 0), None);
+        assert_eq!(call.keys(false, ""), Vec::<String>::new());
+        call.begin();
+        call.set(false, "row", b"x".to_vec(), usize::MAX).unwrap();
+        call.record_position("fix", 0, 8);
+        call.commit();
+        let other = StateScope::new(store, "p", "s");
+        assert_eq!(other.position("fix", 0), Some(8));
+        assert_eq!(other.keys(false, ""), vec!["row".to_string()], "not a plugin key");
     }
 }
