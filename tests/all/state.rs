@@ -129,3 +129,100 @@ tally = true",
     instance.process(&info(), &records(7..=7));
     assert_eq!(tallies(&pipeline), ones(&[7]), "the accepted version's init ran on the swap");
 }
+
+// ---- State in Kafka (issue 15, items 1, 3 and 4): `wasp run` processes
+// over the broker with `[state] changelog = true`.
+
+use crate::broker::{self, Wasp};
+use std::time::{Duration, Instant};
+
+/// `{"id":i,"x":…}` records keyed by id, with values spread enough for a
+/// forest to fit.
+fn readings(ids: std::ops::Range<u64>) -> Vec<(String, Vec<u8>)> {
+    ids.map(|i| (i.to_string(), format!(r#"{{"id":{i},"x":{}}}"#, (i * 37) % 101).into_bytes()))
+        .collect()
+}
+
+/// Output values by id (the last one read for an id wins).
+fn outputs_by_id(topic: &str) -> std::collections::BTreeMap<u64, serde_json::Value> {
+    broker::read(topic, Duration::from_secs(2))
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(r.value.as_ref()?).ok())
+        .filter_map(|v| Some((v["id"].as_u64()?, v)))
+        .collect()
+}
+
+/// Wait until the output holds every id of `ids`.
+fn wait_for_ids(topic: &str, ids: std::ops::Range<u64>, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        let got = outputs_by_id(topic);
+        if ids.clone().all(|i| got.contains_key(&i)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
+#[test]
+fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
+    let _b = broker::shared();
+    let dir = temp_dir("state-move");
+    let (input, output, dlq) =
+        (broker::unique("sm-in"), broker::unique("sm-out"), broker::unique("sm-dlq"));
+    broker::create(&[&input], 2);
+    broker::create(&[&output, &dlq], 1);
+    let p = broker::pipeline(
+        &dir,
+        "state-move",
+        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+        &format!(
+            "[state]\nchangelog = true\n{}",
+            broker::stage("detect", "anomaly", "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16")
+        ),
+    );
+    let a = Wasp::start(&p, &[], "a");
+    assert!(a.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", a.log());
+    let b = Wasp::start(&p, &[], "b");
+    assert!(b.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", b.log());
+    // Ids 0..25 on partition 0, 100..125 on partition 1: 20 warm-up
+    // records each, then scores.
+    broker::produce_to(&input, 0, &readings(0..25));
+    broker::produce_to(&input, 1, &readings(100..125));
+    assert!(
+        wait_for_ids(&output, 0..25, Duration::from_secs(60))
+            && wait_for_ids(&output, 100..125, Duration::from_secs(10)),
+        "first records not processed:\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    // Both processes own a partition; A dies without a word, with its last
+    // offsets perhaps uncommitted (then its tail is replayed by B).
+    let a_log = a.log();
+    a.kill9();
+    broker::produce_to(&input, 0, &readings(25..35));
+    broker::produce_to(&input, 1, &readings(125..135));
+    assert!(
+        wait_for_ids(&output, 25..35, Duration::from_secs(60))
+            && wait_for_ids(&output, 125..135, Duration::from_secs(10)),
+        "records after the kill not processed:\nA:\n{a_log}\nB:\n{}",
+        b.log()
+    );
+    let out = outputs_by_id(&output);
+    for id in (25..35).chain(125..135) {
+        let v = &out[&id];
+        assert!(
+            v["status"] != "WARMUP" && v["anomaly_score"].is_number(),
+            "record {id} after the move was not scored: the detector warmed up again: {v}\nB:\n{}",
+            b.log()
+        );
+    }
+    assert!(
+        b.log().contains("partition state restored from the changelog"),
+        "B did not restore the moved partition:\n{}",
+        b.log()
+    );
+    b.sigterm();
+    b.wait_ok(Duration::from_secs(30));
+}

@@ -15,6 +15,8 @@ use crate::config::BatchConfig;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Pipeline, PipelineInstance};
 use crate::record::{BatchInfo, Record};
+use crate::state::keys::Part;
+use crate::state::restore::restore;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{
     channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
@@ -188,6 +190,26 @@ fn guarded(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>, _alive:
 
 fn run(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>) {
     let info = &p.info;
+    // The partition's state first, before `init` or any record sees it;
+    // its records wait in the channel (and the partition pauses).
+    let part = Part::Partition(info.topic.clone(), info.partition);
+    match restore(&shared.pipeline.state, &part) {
+        Ok(done) if done.sets > 0 => tracing::info!(
+            topic = %info.topic,
+            partition = info.partition,
+            sets = done.sets,
+            bytes = done.bytes,
+            ms = done.took.as_millis() as u64,
+            "partition state restored from the changelog"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            return shared.stats.set_fatal(format!(
+                "cannot restore the state of {}/{}: {e:#}",
+                info.topic, info.partition
+            ))
+        }
+    }
     let mut pipeline = match shared.pipeline.instantiate() {
         Ok(p) => p,
         Err(e) => {
@@ -260,11 +282,17 @@ fn process(
     #[cfg(debug_assertions)]
     debug_panic(&records);
     let started = Instant::now();
+    // The batch's changelog writes hold its inputs uncommitted until the
+    // broker has them; the hold is taken before the tracker learns of the
+    // inputs, so nothing of the batch can be committed before.
+    let hold = records.first().map(|m| p.tracker.hold(m.offset));
+    pipeline.set_batch(hold.clone());
     let outcomes = if invalid.is_empty() {
         call(pipeline, p, &records)
     } else {
         with_invalid(pipeline, p, &records, invalid)
     };
+    pipeline.set_batch(None);
     shared.stats.batch_seconds.observe(started.elapsed());
     if p.cancel.load(Ordering::Acquire) {
         // The stop's deadline passed: the partition is someone else's now.
@@ -278,6 +306,9 @@ fn process(
         return false;
     }
     shared.sink.write(&p.info.topic, p.info.partition, records, &outcomes, &p.tracker);
+    // Released now that the sink has begun the inputs, or later by the
+    // batch's last changelog delivery.
+    drop(hold);
     true
 }
 

@@ -13,6 +13,7 @@
 
 use super::backend::Backend;
 use super::keys::Part;
+use super::store::StateStore;
 use crate::config::PipelineConfig;
 use crate::offsets::Hold;
 use anyhow::{bail, Context, Result};
@@ -252,6 +253,29 @@ impl Backend for KafkaChangelog {
             }
         }
     }
+}
+
+/// The store of a `wasp run`: with `[state] changelog`, in memory over
+/// the pipeline's changelog, its stage-scoped part restored (partitions
+/// are restored as they are assigned); otherwise the file or memory.
+pub fn open_store(cfg: &PipelineConfig) -> Result<StateStore> {
+    if !cfg.state.changelog {
+        return match &cfg.state.path {
+            Some(p) => StateStore::open(&cfg.resolve(p)),
+            None => Ok(StateStore::in_memory()),
+        };
+    }
+    let log = KafkaChangelog::open(cfg)?;
+    let store = StateStore::with_backend(log);
+    let done = super::restore::restore(&store, &Part::Stage)?;
+    tracing::info!(
+        sets = done.sets,
+        bytes = done.bytes,
+        ms = done.took.as_millis() as u64,
+        "stage-scoped state restored from {}",
+        stage_topic(cfg)
+    );
+    Ok(store)
 }
 
 /// Produce each job in order, waiting while librdkafka's queue is full.
