@@ -16,7 +16,7 @@ use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Pipeline, PipelineInstance};
 use crate::record::{BatchInfo, Record};
 use crate::state::keys::Part;
-use crate::state::restore::restore;
+use crate::state::restore::restore_partition;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{
     channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
@@ -174,7 +174,14 @@ pub const CHUNKS_QUEUED: usize = 4;
 /// partition (the records of the failed batch are never committed).
 fn guarded(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>, _alive: Sender<()>) {
     let run = std::panic::AssertUnwindSafe(|| run(shared, p, rx));
-    if let Err(panic) = std::panic::catch_unwind(run) {
+    let result = std::panic::catch_unwind(run);
+    let state = &shared.pipeline.state;
+    if state.backend().is_some() && !p.cancel.load(Ordering::Acquire) {
+        // The partition's state is in its changelog, and whoever owns the
+        // partition next restores it from there: this process forgets it.
+        state.clear_part(&Part::Partition(p.info.topic.clone(), p.info.partition));
+    }
+    if let Err(panic) = result {
         let what = panic
             .downcast_ref::<String>()
             .map(String::as_str)
@@ -192,8 +199,7 @@ fn run(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>) {
     let info = &p.info;
     // The partition's state first, before `init` or any record sees it;
     // its records wait in the channel (and the partition pauses).
-    let part = Part::Partition(info.topic.clone(), info.partition);
-    match restore(&shared.pipeline.state, &part) {
+    match restore_partition(&shared.pipeline.state, &info.topic, info.partition) {
         Ok(done) if done.sets > 0 => tracing::info!(
             topic = %info.topic,
             partition = info.partition,

@@ -16,8 +16,16 @@ pub trait Backend: Send + Sync {
     /// never will be.
     fn append(&self, part: &Part, key: String, set: Vec<u8>, hold: Option<Arc<Hold>>);
 
-    /// Every write set of `part` appended before the call, oldest first.
-    fn read(&self, part: &Part, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+    /// Every write set of `part` from position `from` (0: the first)
+    /// until the last one appended before the call, oldest first, with its
+    /// position. Returns where a later read should start to see only what
+    /// came after these.
+    fn read(
+        &self,
+        part: &Part,
+        from: i64,
+        each: &mut dyn FnMut(i64, &[u8]) -> Result<()>,
+    ) -> Result<i64>;
 }
 
 /// A changelog in memory: durable as soon as appended.
@@ -39,11 +47,17 @@ impl Backend for Memory {
         parts.entry(part.clone()).or_default().push(set);
     }
 
-    fn read(&self, part: &Part, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    fn read(
+        &self,
+        part: &Part,
+        from: i64,
+        each: &mut dyn FnMut(i64, &[u8]) -> Result<()>,
+    ) -> Result<i64> {
         let sets = self.parts.lock().unwrap_or_else(|p| p.into_inner()).get(part).cloned();
-        for s in sets.unwrap_or_default() {
-            each(&s)?;
+        let sets = sets.unwrap_or_default();
+        for (i, s) in sets.iter().enumerate().skip(usize::try_from(from).unwrap_or(0)) {
+            each(i as i64, s)?;
         }
-        Ok(())
+        Ok(sets.len() as i64)
     }
 }

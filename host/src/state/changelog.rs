@@ -148,6 +148,8 @@ impl KafkaChangelog {
             .set("group.id", format!("{}-state-restore", cfg.group_id()))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
+            // A compacted log may no longer hold the offset a read starts at.
+            .set("auto.offset.reset", "earliest")
             .set("fetch.message.max.bytes", "16777216");
         Ok(Arc::new(KafkaChangelog {
             jobs: Mutex::new(tx),
@@ -220,13 +222,19 @@ impl Backend for KafkaChangelog {
         }
     }
 
-    fn read(&self, part: &Part, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    fn read(
+        &self,
+        part: &Part,
+        from: i64,
+        each: &mut dyn FnMut(i64, &[u8]) -> Result<()>,
+    ) -> Result<i64> {
         let (topic, partition) = self.place(part);
         let token = self.barrier(topic, partition)?;
         let consumer: BaseConsumer =
             self.reader.create().context("creating the state changelog's reader")?;
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition, Offset::Beginning)?;
+        let start = if from > 0 { Offset::Offset(from) } else { Offset::Beginning };
+        tpl.add_partition_offset(topic, partition, start)?;
         consumer.assign(&tpl)?;
         let mut progress = Instant::now();
         loop {
@@ -235,10 +243,10 @@ impl Backend for KafkaChangelog {
                     progress = Instant::now();
                     if m.key() == Some(BARRIER_KEY) {
                         if m.payload() == Some(token.as_slice()) {
-                            return Ok(());
+                            return Ok(m.offset());
                         }
                     } else if let Some(v) = m.payload() {
-                        each(v).with_context(|| {
+                        each(m.offset(), v).with_context(|| {
                             format!("changelog record {topic}/{partition}@{}", m.offset())
                         })?;
                     }

@@ -13,7 +13,7 @@ use crate::offsets::Hold;
 use anyhow::Result;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The map and what each stage namespace uses of it.
@@ -81,6 +81,8 @@ pub struct StateStore {
     file: Option<Arc<PathBuf>>,
     dirty: Arc<AtomicBool>,
     backend: Option<Arc<dyn Backend>>,
+    /// Where the next read of the stage part's changelog starts.
+    stage_read: Arc<AtomicI64>,
 }
 
 /// The input a call's writes came from: its partition and the offset after
@@ -110,6 +112,7 @@ impl StateStore {
             file: Some(Arc::new(path.into())),
             dirty: Arc::default(),
             backend: None,
+            stage_read: Arc::default(),
         })
     }
 
@@ -268,6 +271,21 @@ impl StateStore {
             inner.write(k, None);
         }
         self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// How far this process has read the stage part's changelog.
+    pub(crate) fn stage_read(&self) -> &AtomicI64 {
+        &self.stage_read
+    }
+
+    /// Set the position under `key` to `at` unless it holds a later one.
+    pub(crate) fn raise_position(&self, key: String, at: i64) {
+        let mut inner = self.lock();
+        let stored = inner.map.get(&key).and_then(|v| keys::decode_position(v));
+        if stored.is_none_or(|s| s < at) {
+            inner.write(key, Some(keys::encode_position(at)));
+            self.dirty.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Apply one restored write set, all at once, without logging it again.

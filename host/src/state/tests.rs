@@ -199,6 +199,29 @@ mod changelog {
     }
 
     #[test]
+    fn a_partition_assigned_later_catches_up_its_stage_positions() {
+        use crate::state::restore::restore_partition;
+        let log = Arc::new(Memory::default());
+        // B started (restored the stage part) before A wrote anything.
+        let b = StateStore::with_backend(log.clone());
+        restore(&b, &Part::Stage).unwrap();
+        let a = StateStore::with_backend(log.clone());
+        let mut on_a = scope(&a, "s");
+        call(&mut on_a, 10, &[(false, "seen/1", "x")]);
+        // A dies before committing input offsets below 10; B takes the
+        // partition over and is handed them again.
+        restore_partition(&b, "in", 2).unwrap();
+        let mut on_b = scope(&b, "s");
+        assert_eq!(on_b.replay_bounds(), vec![10]);
+        assert_eq!(call(&mut on_b, 9, &[(false, "seen/1", "y")]), 1, "replayed: dropped");
+        assert_eq!(call(&mut on_b, 11, &[(false, "seen/2", "z")]), 0);
+        let fresh = StateStore::with_backend(log.clone());
+        restore(&fresh, &Part::Stage).unwrap();
+        assert_eq!(fresh.get("p/s/stage/seen/1"), Some(b"x".to_vec()), "applied once");
+        assert_eq!(fresh.get("p/s/stage/seen/2"), Some(b"z".to_vec()));
+    }
+
+    #[test]
     fn without_a_batch_no_position_is_recorded() {
         // `wasp test` and in-process runs number records from 0 each time:
         // they must never be taken for replays.
