@@ -137,6 +137,12 @@ pub struct StateConfig {
     /// File holding the state; relative to the pipeline file. Without it
     /// state lives in memory only.
     pub path: Option<PathBuf>,
+    /// Keep the state in changelog topics in Kafka (`wasp run`): restored
+    /// from there at start and when a partition is assigned, written
+    /// there before the inputs that caused each write are committed
+    /// (docs/state.md).
+    #[serde(default)]
+    pub changelog: bool,
 }
 
 /// One stage.
@@ -249,6 +255,11 @@ impl PipelineConfig {
         }
         cfg.topics.check()?;
         crate::routes::check(&cfg)?;
+        if cfg.state.changelog && cfg.state.path.is_some() {
+            bail!(
+                "[state] sets both path and changelog: with a changelog the state lives in Kafka                  and is restored from there, so a state file would never be read; remove path                  (or changelog, to keep the state in the file)"
+            );
+        }
         Ok(cfg)
     }
 

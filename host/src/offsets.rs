@@ -10,7 +10,8 @@
 //! delivery thread would otherwise take this lock once per record.
 
 use std::collections::BTreeMap;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -63,6 +64,15 @@ impl OffsetTracker {
         }
     }
 
+    /// Keep `offset` (and every input after it) uncommitted until the
+    /// returned [`Hold`] and all its clones are dropped: what a batch wrote
+    /// to the state changelog must be acknowledged before the inputs that
+    /// caused it are committed. Take it before the batch is begun.
+    pub fn hold(self: &Arc<Self>, offset: i64) -> Arc<Hold> {
+        *self.lock().pending.entry(offset).or_default() += 1;
+        Arc::new(Hold { tracker: self.clone(), offset, failed: AtomicBool::new(false) })
+    }
+
     /// A record could not be delivered: its inputs are never acknowledged,
     /// so they stay pending and uncommitted, and are processed again after
     /// a restart.
@@ -105,6 +115,33 @@ impl OffsetTracker {
     }
 }
 
+/// An input offset held uncommitted while what its batch wrote elsewhere
+/// (state changelog records) is in flight; released when the last clone
+/// is dropped, unless a write failed for good.
+#[derive(Debug)]
+pub struct Hold {
+    tracker: Arc<OffsetTracker>,
+    offset: i64,
+    failed: AtomicBool,
+}
+
+impl Hold {
+    /// A write this hold waits for is lost: the offset stays uncommitted.
+    pub fn fail(&self) {
+        if !self.failed.swap(true, Ordering::AcqRel) {
+            self.tracker.fail();
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if !self.failed.load(Ordering::Acquire) {
+            self.tracker.ack(&[(self.offset, 1)]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +159,24 @@ mod tests {
         t.ack(&[(10, 2), (11, 0)]);
         assert_eq!(t.committable(), Some(13));
         assert!(t.wait_settled(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn a_hold_keeps_its_batch_uncommitted_until_every_clone_is_dropped() {
+        let t = Arc::new(OffsetTracker::default());
+        let hold = t.hold(7);
+        t.begin(&[(7, 0), (8, 0)]);
+        assert_eq!(t.committable(), Some(7));
+        let in_flight = hold.clone();
+        drop(hold);
+        assert_eq!(t.committable(), Some(7), "a clone is still in flight");
+        drop(in_flight);
+        assert_eq!(t.committable(), Some(9));
+        let failed = t.hold(9);
+        t.begin(&[(9, 0)]);
+        failed.fail();
+        drop(failed);
+        assert_eq!(t.committable(), Some(9), "a failed write keeps its input uncommitted");
     }
 
     #[test]

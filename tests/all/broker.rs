@@ -67,6 +67,25 @@ pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration
     producer.flush(Duration::from_secs(120)).expect("delivering test records");
 }
 
+/// Produce `(key, value)` records to one partition, in order.
+pub fn produce_to(topic: &str, partition: i32, records: &[(String, Vec<u8>)]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    for (k, v) in records {
+        admin::send(
+            &p,
+            BaseRecord::to(topic).partition(partition).key(k.as_str()).payload(v.as_slice()),
+        )
+        .unwrap();
+    }
+    p.flush(Duration::from_secs(60)).unwrap();
+}
+
 /// Read a topic from the beginning until quiet for `idle`.
 pub fn read(topic: &str, idle: Duration) -> Vec<admin::Record> {
     admin::read_topic(&bootstrap(), topic, idle, None).expect("reading a topic")

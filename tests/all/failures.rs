@@ -69,19 +69,6 @@ fn producer_at(address: &str) -> ThreadedProducer<DefaultProducerContext> {
         .unwrap()
 }
 
-/// Produce `(key, value)` records to one partition, in order.
-fn produce_to(topic: &str, partition: i32, records: &[(String, Vec<u8>)]) {
-    let p = producer();
-    for (k, v) in records {
-        wasp::kafka::admin::send(
-            &p,
-            BaseRecord::to(topic).partition(partition).key(k.as_str()).payload(v.as_slice()),
-        )
-        .unwrap();
-    }
-    p.flush(Duration::from_secs(60)).unwrap();
-}
-
 /// `{"id":i,...}` records for the given ids, keyed by id.
 fn with_ids(ids: impl Iterator<Item = u64>) -> Vec<(String, Vec<u8>)> {
     ids.map(|i| (i.to_string(), format!(r#"{{"id":{i},"temperature":{i}}}"#).into_bytes()))

@@ -23,16 +23,13 @@ fn giant(extra: Value) -> Value {
     v
 }
 
-/// k-NN on Iris (k = 1) learning from `corrections`, state kept in `state`
-/// when given.
-fn knn_pipeline(dir: &Path, topics: &str, state: Option<&str>) -> PathBuf {
+/// k-NN on Iris (k = 1) learning from the corrections topic, with the
+/// `[state]` table `state` (empty: state in memory only).
+fn knn_pipeline(dir: &Path, topics: &str, state: &str) -> PathBuf {
     let config = format!(
         "features = {FEATURES:?}\nbuiltin = \"iris\"\nlabel = \"species\"\nk = 1\nid_field = \"id\"\n"
     );
-    let mut rest = stage("knn", "knn", &config);
-    if let Some(s) = state {
-        rest = format!("[state]\npath = \"{s}\"\n{rest}");
-    }
+    let rest = format!("[state]\n{state}\n{}", stage("knn", "knn", &config));
     pipeline(dir, "scaleout", topics, &rest)
 }
 
@@ -78,7 +75,7 @@ fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
         "input = [\"{input}\"]\noutput = \"{output}\"\ncorrections = \"{corrections}\"\n\
          dead_letter = \"{dlq}\""
     );
-    let p = knn_pipeline(&dir, &topics, None);
+    let p = knn_pipeline(&dir, &topics, "");
     let ports = [free_port(), free_port()];
     let procs: Vec<Wasp> = ports
         .iter()
@@ -125,21 +122,9 @@ fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
 #[test]
 fn a_restart_neither_loses_nor_learns_again_what_its_state_holds_and_empty_state_learns_it_all() {
     let _b = shared();
-    let [input, output, corrections, dlq] = ["sr-in", "sr-out", "sr-fix", "sr-dlq"].map(unique);
-    create(&[&input, &output, &dlq], 1);
-    create(&[&corrections], 2);
+    let (topics, input, output) = three_corrections("sr");
     let dir = temp_dir("scaleout-restart");
-    let topics = format!(
-        "input = [\"{input}\"]\noutput = \"{output}\"\ncorrections = \"{corrections}\"\n\
-         dead_letter = \"{dlq}\""
-    );
-    let kept = knn_pipeline(&dir, &topics, Some("state.json"));
-    let fixes: Vec<Value> = (0..3)
-        .map(|i| {
-            giant(json!({"sepal_length": 30.0 + i as f64, "species": format!("Iris-giant-{i}")}))
-        })
-        .collect();
-    produce(&corrections, &json_records(&fixes), None);
+    let kept = knn_pipeline(&dir, &topics, "path = \"state.json\"");
 
     // First run: learns the three corrections, keeps them in its state file.
     let port = free_port();
@@ -167,9 +152,62 @@ fn a_restart_neither_loses_nor_learns_again_what_its_state_holds_and_empty_state
     // A process with no state at all reads the corrections from the start
     // and learns every one of them, once.
     let fresh_dir = temp_dir("scaleout-fresh");
-    let fresh = knn_pipeline(&fresh_dir, &topics, None);
+    let fresh = knn_pipeline(&fresh_dir, &topics, "");
     let port = free_port();
     let w = Wasp::start(&fresh, &["--metrics", &format!("127.0.0.1:{port}")], "fresh");
     wait_learned(port, 3.0, &w);
     assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_relearned\""), Some(0.0));
+}
+
+/// Three corrections on two partitions, and the topics of a pipeline
+/// learning them: (topics table, input, output).
+fn three_corrections(tag: &str) -> (String, String, String) {
+    let [input, output, corrections, dlq] =
+        ["in", "out", "fix", "dlq"].map(|t| unique(&format!("{tag}-{t}")));
+    create(&[&input, &output, &dlq], 1);
+    create(&[&corrections], 2);
+    let fixes: Vec<Value> = (0..3)
+        .map(|i| {
+            giant(json!({"sepal_length": 30.0 + i as f64, "species": format!("Iris-giant-{i}")}))
+        })
+        .collect();
+    produce(&corrections, &json_records(&fixes), None);
+    let topics = format!(
+        "input = [\"{input}\"]\noutput = \"{output}\"\ncorrections = \"{corrections}\"\n\
+         dead_letter = \"{dlq}\""
+    );
+    (topics, input, output)
+}
+
+#[test]
+fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_nor_doubled() {
+    let _b = shared();
+    let (topics, input, output) = three_corrections("sk");
+    let dir = temp_dir("scaleout-kill");
+    let p = knn_pipeline(&dir, &topics, "changelog = true");
+    let port = free_port();
+    let first = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], "first");
+    wait_learned(port, 3.0, &first);
+    first.kill9();
+
+    // Whatever reached the changelog before the kill is restored with its
+    // positions; the rest is learned again from the topic: three rows in
+    // all, none twice.
+    let port = free_port();
+    let again = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], "again");
+    assert!(again.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", again.log());
+    let log = again.log();
+    let restored: f64 = log
+        .split_once("training rows (")
+        .and_then(|(_, rest)| rest.split_once(" learned)"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no model line in the log:\n{log}"));
+    wait_learned(port, 3.0 - restored, &again);
+    produce(&input, &json_records(&[giant(json!({"id": 1, "sepal_length": 32.0}))]), None);
+    let out = read_at_least(&output, 1, Duration::from_secs(60));
+    let v: Value = serde_json::from_slice(out[0].value.as_deref().unwrap()).unwrap();
+    assert_eq!(v["prediction"], "Iris-giant-2", "{}", again.log());
+    assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_learned\""), Some(3.0 - restored));
+    assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_relearned\""), Some(0.0));
+    note(&format!("{restored} of 3 corrections restored from the changelog after kill -9"));
 }

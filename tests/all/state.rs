@@ -129,3 +129,224 @@ tally = true",
     instance.process(&info(), &records(7..=7));
     assert_eq!(tallies(&pipeline), ones(&[7]), "the accepted version's init ran on the swap");
 }
+
+// ---- State in Kafka (issue 15, items 1, 3 and 4): `wasp run` processes
+// over the broker with `[state] changelog = true`.
+
+use crate::broker::{self, Wasp};
+use std::time::{Duration, Instant};
+
+/// `{"id":i,"x":…}` records keyed by id, with values spread enough for a
+/// forest to fit.
+fn readings(ids: std::ops::Range<u64>) -> Vec<(String, Vec<u8>)> {
+    ids.map(|i| (i.to_string(), format!(r#"{{"id":{i},"x":{}}}"#, (i * 37) % 101).into_bytes()))
+        .collect()
+}
+
+/// Output values by id (the last one read for an id wins).
+fn outputs_by_id(topic: &str) -> std::collections::BTreeMap<u64, serde_json::Value> {
+    broker::read(topic, Duration::from_secs(2))
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(r.value.as_ref()?).ok())
+        .filter_map(|v| Some((v["id"].as_u64()?, v)))
+        .collect()
+}
+
+/// Wait until the output holds every id of `ids`.
+fn wait_for_ids(topic: &str, ids: std::ops::Range<u64>, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        let got = outputs_by_id(topic);
+        if ids.clone().all(|i| got.contains_key(&i)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
+#[test]
+fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
+    let _b = broker::shared();
+    let dir = temp_dir("state-move");
+    let (input, output, dlq) =
+        (broker::unique("sm-in"), broker::unique("sm-out"), broker::unique("sm-dlq"));
+    broker::create(&[&input], 2);
+    broker::create(&[&output, &dlq], 1);
+    let p = broker::pipeline(
+        &dir,
+        "state-move",
+        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+        &format!(
+            "[state]\nchangelog = true\n{}",
+            broker::stage(
+                "detect",
+                "anomaly",
+                "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16"
+            )
+        ),
+    );
+    let a = Wasp::start(&p, &[], "a");
+    assert!(a.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", a.log());
+    let b = Wasp::start(&p, &[], "b");
+    assert!(b.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", b.log());
+    // Ids 0..25 on partition 0, 100..125 on partition 1: 20 warm-up
+    // records each, then scores.
+    broker::produce_to(&input, 0, &readings(0..25));
+    broker::produce_to(&input, 1, &readings(100..125));
+    assert!(
+        wait_for_ids(&output, 0..25, Duration::from_secs(60))
+            && wait_for_ids(&output, 100..125, Duration::from_secs(10)),
+        "first records not processed:\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    // Both processes own a partition; A dies without a word, with its last
+    // offsets perhaps uncommitted (then its tail is replayed by B).
+    let a_log = a.log();
+    a.kill9();
+    broker::produce_to(&input, 0, &readings(25..35));
+    broker::produce_to(&input, 1, &readings(125..135));
+    assert!(
+        wait_for_ids(&output, 25..35, Duration::from_secs(60))
+            && wait_for_ids(&output, 125..135, Duration::from_secs(10)),
+        "records after the kill not processed:\nA:\n{a_log}\nB:\n{}",
+        b.log()
+    );
+    let out = outputs_by_id(&output);
+    for id in (25..35).chain(125..135) {
+        let v = &out[&id];
+        assert!(
+            v["status"] != "WARMUP" && v["anomaly_score"].is_number(),
+            "record {id} after the move was not scored: the detector warmed up again: {v}\nB:\n{}",
+            b.log()
+        );
+    }
+    assert!(
+        b.log().contains("partition state restored from the changelog"),
+        "B did not restore the moved partition:\n{}",
+        b.log()
+    );
+    b.sigterm();
+    b.wait_ok(Duration::from_secs(30));
+}
+
+/// Wait until the output holds an id with `prediction` `want` (ids from
+/// `first` on are sent one by one, `x` = 4, until one is).
+fn classify_until(input: &str, output: &str, first: u64, want: &str) -> Option<u64> {
+    let start = Instant::now();
+    let mut id = first;
+    while start.elapsed() < Duration::from_secs(60) {
+        broker::produce(input, &[(id.to_string(), format!(r#"{{"id":{id},"x":4}}"#).into())], None);
+        let waited = Instant::now();
+        while waited.elapsed() < Duration::from_secs(10) {
+            if let Some(v) = outputs_by_id(output).get(&id) {
+                if v["prediction"] == want {
+                    return Some(id);
+                }
+                break;
+            }
+        }
+        id += 1;
+    }
+    None
+}
+
+#[test]
+fn a_process_with_no_local_files_restores_a_learned_correction_from_kafka() {
+    let _b = broker::shared();
+    let (input, output, corrections, dlq) = (
+        broker::unique("sk-in"),
+        broker::unique("sk-out"),
+        broker::unique("sk-fix"),
+        broker::unique("sk-dlq"),
+    );
+    broker::create(&[&input, &output, &corrections, &dlq], 1);
+    // k = 1 over two rows: x = 4 is an "a" until a correction says "b".
+    let knn = broker::stage(
+        "knn",
+        "knn",
+        "features = [\"x\"]\nk = 1\nid_field = \"id\"\n\
+         training = [{x = 0, label = \"a\"}, {x = 10, label = \"b\"}]",
+    );
+    let topics = format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\"");
+    let learning = broker::pipeline(
+        &temp_dir("state-knn-a"),
+        "state-knn",
+        &format!("{topics}\ncorrections = \"{corrections}\""),
+        &format!("[state]\nchangelog = true\n{knn}"),
+    );
+    let a = Wasp::start(&learning, &[], "a");
+    assert!(a.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", a.log());
+    assert_eq!(classify_until(&input, &output, 1, "a"), Some(1), "{}", a.log());
+    broker::produce(
+        &corrections,
+        &[("1".into(), br#"{"id":1,"correct_label":"b"}"#.to_vec())],
+        None,
+    );
+    let learned = classify_until(&input, &output, 2, "b");
+    assert!(learned.is_some(), "the correction was never learned:\n{}", a.log());
+    // Learned just before a kill -9: no graceful stop, no state file.
+    a.kill9();
+
+    // Another machine, as it were: an empty directory, the same pipeline
+    // name (its changelog), and no corrections topic, so the correction
+    // can only come from Kafka.
+    let fresh = temp_dir("state-knn-b");
+    let text = std::fs::read_to_string(&learning)
+        .unwrap()
+        .replace(&format!("corrections = \"{corrections}\"\n"), "");
+    let restarted = fresh.join("restarted.toml");
+    std::fs::write(&restarted, text).unwrap();
+    assert_eq!(std::fs::read_dir(&fresh).unwrap().count(), 1, "only the pipeline file");
+    let b = Wasp::start(&restarted, &[], "b");
+    assert!(b.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", b.log());
+    let next = learned.unwrap() + 1000;
+    assert_eq!(classify_until(&input, &output, next, "b"), Some(next), "{}", b.log());
+    b.sigterm();
+    let log = b.wait_ok(Duration::from_secs(30));
+    assert!(log.contains("over 3 training rows (1 learned)"), "learned once, not twice:\n{log}");
+}
+
+#[test]
+fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_changelog() {
+    let _b = broker::shared();
+    let dir = temp_dir("state-trap-log");
+    let (input, output, dlq) =
+        (broker::unique("st-in"), broker::unique("st-out"), broker::unique("st-dlq"));
+    broker::create(&[&input, &output, &dlq], 1);
+    let p = broker::pipeline(
+        &dir,
+        "state-trap-log",
+        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+        &format!(
+            "[batch]\nlinger_ms = 200\n[state]\nchangelog = true\n{}",
+            broker::stage("h", "hostile", "mode = \"panic\"\npoison_id = 5\ntally = true")
+        ),
+    );
+    broker::produce(&input, &crate::broker::numbered(10), None);
+    let w = Wasp::start(&p, &["--until-idle", "3"], "run");
+    w.wait_ok(Duration::from_secs(60));
+
+    // Every write set in the changelog, decoded: the batch that trapped on
+    // record 5 wrote tallies for the records before it, and none of them
+    // is there; the record-by-record retry wrote each other record once.
+    let cfg = PipelineConfig::load(&p).unwrap();
+    let log = wasp::state::changelog::stage_topic(&cfg);
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in broker::read(&log, Duration::from_secs(2)) {
+        if r.key.as_deref() == Some(b"wasp:barrier") {
+            continue;
+        }
+        for (k, v) in wasp::state::codec::decode_set(r.value.as_ref().unwrap()).unwrap() {
+            if let Some(id) = k.split("/stage/tally/").nth(1) {
+                seen.entry(id.to_string())
+                    .or_default()
+                    .push(String::from_utf8(v.unwrap_or_default()).unwrap());
+            }
+        }
+    }
+    let want: std::collections::BTreeMap<String, Vec<String>> =
+        (0..10).filter(|&i| i != 5).map(|i| (i.to_string(), vec!["1".to_string()])).collect();
+    assert_eq!(seen, want, "each tally written once, as 1; nothing of record 5");
+}

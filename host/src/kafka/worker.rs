@@ -15,6 +15,8 @@ use crate::config::BatchConfig;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Pipeline, PipelineInstance};
 use crate::record::{BatchInfo, Record};
+use crate::state::keys::Part;
+use crate::state::restore::restore_partition;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{
     channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
@@ -172,7 +174,14 @@ pub const CHUNKS_QUEUED: usize = 4;
 /// partition (the records of the failed batch are never committed).
 fn guarded(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>, _alive: Sender<()>) {
     let run = std::panic::AssertUnwindSafe(|| run(shared, p, rx));
-    if let Err(panic) = std::panic::catch_unwind(run) {
+    let result = std::panic::catch_unwind(run);
+    let state = &shared.pipeline.state;
+    if state.backend().is_some() && !p.cancel.load(Ordering::Acquire) {
+        // The partition's state is in its changelog, and whoever owns the
+        // partition next restores it from there: this process forgets it.
+        state.clear_part(&Part::Partition(p.info.topic.clone(), p.info.partition));
+    }
+    if let Err(panic) = result {
         let what = panic
             .downcast_ref::<String>()
             .map(String::as_str)
@@ -188,6 +197,25 @@ fn guarded(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>, _alive:
 
 fn run(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>) {
     let info = &p.info;
+    // The partition's state first, before `init` or any record sees it;
+    // its records wait in the channel (and the partition pauses).
+    match restore_partition(&shared.pipeline.state, &info.topic, info.partition) {
+        Ok(done) if done.sets > 0 => tracing::info!(
+            topic = %info.topic,
+            partition = info.partition,
+            sets = done.sets,
+            bytes = done.bytes,
+            ms = done.took.as_millis() as u64,
+            "partition state restored from the changelog"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            return shared.stats.set_fatal(format!(
+                "cannot restore the state of {}/{}: {e:#}",
+                info.topic, info.partition
+            ))
+        }
+    }
     let mut pipeline = match shared.pipeline.instantiate() {
         Ok(p) => p,
         Err(e) => {
@@ -260,11 +288,17 @@ fn process(
     #[cfg(debug_assertions)]
     debug_panic(&records);
     let started = Instant::now();
+    // The batch's changelog writes hold its inputs uncommitted until the
+    // broker has them; the hold is taken before the tracker learns of the
+    // inputs, so nothing of the batch can be committed before.
+    let hold = records.first().map(|m| p.tracker.hold(m.offset));
+    pipeline.set_batch(hold.clone());
     let outcomes = if invalid.is_empty() {
         call(pipeline, p, &records)
     } else {
         with_invalid(pipeline, p, &records, invalid)
     };
+    pipeline.set_batch(None);
     shared.stats.batch_seconds.observe(started.elapsed());
     if p.cancel.load(Ordering::Acquire) {
         // The stop's deadline passed: the partition is someone else's now.
@@ -278,6 +312,9 @@ fn process(
         return false;
     }
     shared.sink.write(&p.info.topic, p.info.partition, records, &outcomes, &p.tracker);
+    // Released now that the sink has begun the inputs, or later by the
+    // batch's last changelog delivery.
+    drop(hold);
     true
 }
 

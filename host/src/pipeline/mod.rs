@@ -27,6 +27,7 @@ pub use spec::StageSpec;
 
 use crate::config::PipelineConfig;
 use crate::error::PluginError;
+use crate::offsets::Hold;
 use crate::record::{BatchInfo, Record};
 use crate::runtime::{Engine, OnDisabled, Plugin, StageFiles};
 use crate::state::{StateScope, StateStore};
@@ -67,6 +68,11 @@ impl Pipeline {
             Some(p) => StateStore::open(&cfg.resolve(p))?,
             None => StateStore::in_memory(),
         };
+        Self::load_with(engine, cfg, state)
+    }
+
+    /// [`Pipeline::load`] on a store already opened (and restored).
+    pub fn load_with(engine: &Engine, cfg: &PipelineConfig, state: StateStore) -> Result<Self> {
         let mut stages = Vec::new();
         for s in &cfg.stages {
             let plugin = Plugin::load(engine, &cfg.resolve(&s.plugin))?;
@@ -114,6 +120,7 @@ impl Pipeline {
             caps: self.caps,
             max_value_bytes: self.max_value_bytes,
             partition: None,
+            batch: None,
         })
     }
 }
@@ -124,6 +131,8 @@ pub struct PipelineInstance {
     caps: OutputCaps,
     max_value_bytes: usize,
     partition: Option<(String, i32)>,
+    /// The Kafka batch in progress (`StateScope::set_batch`).
+    batch: Option<Arc<Hold>>,
 }
 
 /// Records in flight between stages, each with the index of its input record.
@@ -139,6 +148,16 @@ impl PipelineInstance {
         self.partition = Some((topic.to_string(), partition));
         for r in &mut self.runners {
             r.instance.set_partition(topic, partition);
+        }
+    }
+
+    /// Enter (`Some`) or leave a Kafka batch of the partition: the state
+    /// writes of its calls record input positions, and their changelog
+    /// records keep `hold` (the batch's inputs) uncommitted until durable.
+    pub fn set_batch(&mut self, hold: Option<Arc<Hold>>) {
+        self.batch = hold;
+        for r in &mut self.runners {
+            r.instance.set_batch(self.batch.clone());
         }
     }
 
@@ -209,7 +228,9 @@ impl PipelineInstance {
         }
         let last = self.runners.len() - 1;
         for runner in &mut self.runners {
-            runner.refresh(self.partition.as_ref());
+            if runner.refresh(self.partition.as_ref()) {
+                runner.instance.set_batch(self.batch.clone());
+            }
         }
         for (i, runner) in self.runners.iter_mut().enumerate() {
             // Corrections go to every stage's `learn` as they arrived: a

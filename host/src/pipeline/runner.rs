@@ -20,11 +20,12 @@ pub(crate) struct StageRunner {
 impl StageRunner {
     /// At a batch boundary: switch to the stage's current version if it
     /// changed. The new version was validated before the swap; should it
-    /// still fail to start here, this worker keeps the old one.
-    pub(crate) fn refresh(&mut self, partition: Option<&(String, i32)>) {
+    /// still fail to start here, this worker keeps the old one. True when
+    /// the instance was replaced.
+    pub(crate) fn refresh(&mut self, partition: Option<&(String, i32)>) -> bool {
         let generation = self.slot.generation();
         if generation == self.generation {
-            return;
+            return false;
         }
         self.generation = generation;
         let spec = self.slot.current();
@@ -36,9 +37,11 @@ impl StageRunner {
                 tracing::debug!(stage = %spec.name, version = %spec.version, "worker switched version");
                 self.instance = instance;
                 self.spec = spec;
+                true
             }
             Err(e) => {
-                tracing::error!(stage = %spec.name, "new version failed to start in a worker, keeping the old one: {e}")
+                tracing::error!(stage = %spec.name, "new version failed to start in a worker, keeping the old one: {e}");
+                false
             }
         }
     }
@@ -112,6 +115,32 @@ impl StageRunner {
             spec.metrics.add(metrics::CALL_NANOS, nanos);
             result
         };
+        // A call never straddles a position stored in the state, so each
+        // call's writes are either all replayed (dropped) or all new.
+        let bounds = self.instance.replay_bounds();
+        let mut out = Vec::with_capacity(msgs.len());
+        let mut start = 0;
+        for end in 1..=msgs.len() {
+            let split = end == msgs.len()
+                || bounds.iter().any(|&b| msgs[end - 1].offset < b && b <= msgs[end].offset);
+            if split {
+                let group = &msgs[start..end];
+                out.extend(self.isolate(&spec, group, &call, &settle, &refused));
+                start = end;
+            }
+        }
+        out
+    }
+
+    /// One call on `msgs`; if it fails, one call per record.
+    fn isolate(
+        &mut self,
+        spec: &StageSpec,
+        msgs: &[Record],
+        call: &impl Fn(&mut PluginInstance, &[Record]) -> Result<Vec<Verdict>, Fault>,
+        settle: &impl Fn(Result<Verdict, Fault>) -> Result<Verdict, Fault>,
+        refused: &impl Fn() -> Result<Verdict, Fault>,
+    ) -> Vec<Result<Verdict, Fault>> {
         match call(&mut self.instance, msgs) {
             Ok(v) => v.into_iter().map(|v| settle(Ok(v))).collect(),
             Err(fault) if msgs.len() == 1 => vec![settle(Err(fault))],

@@ -181,7 +181,9 @@ fn boot(
         });
     let state = &mut store.data_mut().state;
     match (&init, writes) {
-        (Ok(()), InitWrites::Keep) => state.commit(),
+        (Ok(()), InitWrites::Keep) => {
+            state.commit();
+        }
         _ => state.discard(),
     }
     init?;
@@ -219,6 +221,18 @@ impl PluginInstance {
         self.store.data_mut().state.set_partition(topic, partition);
     }
 
+    /// Enter (`Some`) or leave a Kafka batch: see [`StateScope::set_batch`].
+    pub fn set_batch(&mut self, hold: Option<Arc<crate::offsets::Hold>>) {
+        self.ctx.state.set_batch(hold.clone());
+        self.store.data_mut().state.set_batch(hold);
+    }
+
+    /// Input offsets a call must not straddle: see
+    /// [`StateScope::replay_bounds`].
+    pub fn replay_bounds(&self) -> Vec<i64> {
+        self.store.data().state.replay_bounds()
+    }
+
     /// Rebuild a poisoned or used-up instance before use.
     fn ready(&mut self) -> Result<(), Fault> {
         let used_up = self.ctx.limits.recycle_after_calls.is_some_and(|n| self.calls >= n.max(1));
@@ -248,7 +262,10 @@ impl PluginInstance {
         let fuel = self.plugin.engine().fuel_enabled();
         let exports = &mut self.exports;
         self.calls += 1;
-        self.store.data_mut().state.begin();
+        // The call's inputs: for a later stage, the outputs of earlier
+        // ones carry the offset of the input they came from.
+        let next = batch.iter().map(|m| m.offset).max().map(|o| o + 1);
+        self.store.data_mut().state.begin_inputs(next);
         let result = guarded(&mut self.store, &self.ctx.limits, fuel, |s| {
             exports.call(s, call, info, batch)
         })
@@ -271,7 +288,14 @@ impl PluginInstance {
             if let (Call::Learn, Some(last)) = (call, batch.last()) {
                 state.record_position(&info.topic, info.partition, last.offset + 1);
             }
-            state.commit();
+            let replayed = state.commit();
+            if replayed > 0 {
+                tracing::debug!(
+                    stage = %self.ctx.stage,
+                    replayed,
+                    "state writes of replayed inputs dropped: the state already holds them"
+                );
+            }
         } else {
             state.discard();
         }

@@ -1,0 +1,368 @@
+//! The changelog in Kafka (`[state] changelog = true`): one topic for the
+//! pipeline's stage-scoped state (one partition), and one per source topic
+//! (inputs, corrections) whose partition p holds the partition-scoped
+//! state of the source's partition p. wasp creates them, compacted
+//! (`cleanup.policy=compact`; a broker may ignore it, Tansu does).
+//!
+//! Appends go through a writer thread of their own, so a worker never
+//! waits on librdkafka's queue while holding the store's lock; the
+//! producer is idempotent, so retries neither reorder nor duplicate. A
+//! read knows it reached the end when it meets a barrier record it
+//! produced itself just before reading: end offsets are not used, as some
+//! brokers (Tansu) undercount them.
+
+use super::backend::Backend;
+use super::keys::Part;
+use super::store::StateStore;
+use crate::config::PipelineConfig;
+use crate::offsets::Hold;
+use anyhow::{bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Message as _, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The record key of barriers (write sets have hex digests as keys): one
+/// key, so a compacting broker keeps only the last barrier.
+const BARRIER_KEY: &[u8] = b"wasp:barrier";
+/// How long admin and metadata requests may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A read that makes no progress for this long fails.
+const READ_STALL: Duration = Duration::from_secs(60);
+
+/// What a delivery report settles.
+enum Delivery {
+    /// A write set: its batch's hold, released when delivered.
+    Set(Option<Arc<Hold>>),
+    /// A barrier: who waits for it.
+    Barrier(SyncSender<Result<(), String>>),
+}
+
+/// Delivery reports: release holds, fail them on a lost write.
+struct LogContext;
+
+impl ClientContext for LogContext {}
+
+impl ProducerContext for LogContext {
+    type DeliveryOpaque = Box<Delivery>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, d: Box<Delivery>) {
+        match (*d, result) {
+            (Delivery::Set(_hold), Ok(_)) => {}
+            (Delivery::Set(hold), Err((e, m))) => {
+                // The producer retries by itself (idempotent, no timeout):
+                // a report of failure is final.
+                tracing::error!(
+                    topic = m.topic(),
+                    partition = m.partition(),
+                    "a state write set was not written to the changelog ({e}); the inputs of its \
+                     batch stay uncommitted and are processed again after a restart"
+                );
+                if let Some(h) = hold {
+                    h.fail();
+                }
+            }
+            (Delivery::Barrier(tx), r) => {
+                let _ = tx.send(r.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string()));
+            }
+        }
+    }
+}
+
+/// One record for the writer thread.
+struct Job {
+    topic: String,
+    partition: i32,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    delivery: Box<Delivery>,
+}
+
+/// The changelog topics of one pipeline in Kafka.
+pub struct KafkaChangelog {
+    jobs: Mutex<Sender<Job>>,
+    /// The stage-scoped state's topic.
+    stage_topic: String,
+    /// Source topic → its changelog topic.
+    partition_topics: BTreeMap<String, String>,
+    /// For the consumers of reads.
+    reader: ClientConfig,
+    barriers: AtomicU64,
+}
+
+/// Topic names may hold letters, digits, '.', '_' and '-'.
+fn topic_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect()
+}
+
+/// The changelog topic of the stage-scoped state of `cfg`'s pipeline.
+pub fn stage_topic(cfg: &PipelineConfig) -> String {
+    format!("{}-state", topic_safe(&cfg.group_id()))
+}
+
+/// The changelog topic of the partition-scoped state of `source`.
+pub fn partition_topic(cfg: &PipelineConfig, source: &str) -> String {
+    format!("{}-state-{source}", topic_safe(&cfg.group_id()))
+}
+
+impl KafkaChangelog {
+    /// Create the pipeline's changelog topics when missing (check those
+    /// present), and start the writer.
+    pub fn open(cfg: &PipelineConfig) -> Result<Arc<Self>> {
+        let common = crate::kafka::common_config(cfg);
+        let admin: AdminClient<DefaultClientContext> =
+            common.create().context("creating the Kafka admin client for the state changelog")?;
+        let mut sources: Vec<&String> = cfg.topics.input.iter().collect();
+        sources.extend(cfg.topics.corrections.as_ref());
+        let mut wanted = vec![(stage_topic(cfg), 1)];
+        let mut partition_topics = BTreeMap::new();
+        for s in sources {
+            let n = partition_count(admin.inner(), s)?.with_context(|| {
+                format!(
+                    "topic '{s}' does not exist: the state changelog needs its partition count \
+                     (create it first, or declare it under [topics.partitions])"
+                )
+            })?;
+            let log = partition_topic(cfg, s);
+            wanted.push((log.clone(), n));
+            partition_topics.insert(s.clone(), log);
+        }
+        create(&admin, &wanted)?;
+        let producer: ThreadedProducer<LogContext> = crate::kafka::producer_config(cfg)
+            .create_with_context(LogContext)
+            .context("creating the state changelog's producer")?;
+        let (tx, rx) = channel();
+        std::thread::Builder::new()
+            .name("wasp-changelog".into())
+            .spawn(move || writer(&producer, &rx))
+            .context("starting the state changelog's writer")?;
+        let mut reader = common.clone();
+        reader
+            .set("group.id", format!("{}-state-restore", cfg.group_id()))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            // A compacted log may no longer hold the offset a read starts at.
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.message.max.bytes", "16777216");
+        Ok(Arc::new(KafkaChangelog {
+            jobs: Mutex::new(tx),
+            stage_topic: wanted[0].0.clone(),
+            partition_topics,
+            reader,
+            barriers: AtomicU64::new(0),
+        }))
+    }
+
+    /// Where `part` lives: topic and partition.
+    fn place(&self, part: &Part) -> (&str, i32) {
+        match part {
+            Part::Partition(source, p) => match self.partition_topics.get(source) {
+                Some(t) => (t, *p),
+                // Keys of a topic that is no source of this pipeline.
+                None => (&self.stage_topic, 0),
+            },
+            Part::Stage => (&self.stage_topic, 0),
+        }
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.send(job).map_err(|_| anyhow::anyhow!("the state changelog's writer has stopped"))
+    }
+
+    /// Produce a barrier to `topic`/`partition` and wait until the broker
+    /// has it; its unique value is what a read waits for.
+    fn barrier(&self, topic: &str, partition: i32) -> Result<Vec<u8>> {
+        let n = self.barriers.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let token = format!("{}-{nanos}-{n}", std::process::id()).into_bytes();
+        let (tx, rx) = sync_channel(1);
+        self.send(Job {
+            topic: topic.to_string(),
+            partition,
+            key: BARRIER_KEY.to_vec(),
+            value: token.clone(),
+            delivery: Box::new(Delivery::Barrier(tx)),
+        })?;
+        match rx.recv_timeout(READ_STALL) {
+            Ok(Ok(())) => Ok(token),
+            Ok(Err(e)) => bail!("writing a read barrier to {topic}/{partition}: {e}"),
+            Err(_) => bail!(
+                "the broker did not take a read barrier on {topic}/{partition} within {} s",
+                READ_STALL.as_secs()
+            ),
+        }
+    }
+}
+
+impl Backend for KafkaChangelog {
+    fn append(&self, part: &Part, key: String, set: Vec<u8>, hold: Option<Arc<Hold>>) {
+        let (topic, partition) = self.place(part);
+        let job = Job {
+            topic: topic.to_string(),
+            partition,
+            key: key.into_bytes(),
+            value: set,
+            delivery: Box::new(Delivery::Set(hold.clone())),
+        };
+        if self.send(job).is_err() {
+            tracing::error!("a state write set was not written: the changelog's writer stopped");
+            if let Some(h) = hold {
+                h.fail();
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        part: &Part,
+        from: i64,
+        each: &mut dyn FnMut(i64, &[u8]) -> Result<()>,
+    ) -> Result<i64> {
+        let (topic, partition) = self.place(part);
+        let token = self.barrier(topic, partition)?;
+        let consumer: BaseConsumer =
+            self.reader.create().context("creating the state changelog's reader")?;
+        let mut tpl = TopicPartitionList::new();
+        let start = if from > 0 { Offset::Offset(from) } else { Offset::Beginning };
+        tpl.add_partition_offset(topic, partition, start)?;
+        consumer.assign(&tpl)?;
+        let mut progress = Instant::now();
+        loop {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    progress = Instant::now();
+                    if m.key() == Some(BARRIER_KEY) {
+                        if m.payload() == Some(token.as_slice()) {
+                            return Ok(m.offset());
+                        }
+                    } else if let Some(v) = m.payload() {
+                        each(m.offset(), v).with_context(|| {
+                            format!("changelog record {topic}/{partition}@{}", m.offset())
+                        })?;
+                    }
+                }
+                Some(Err(e)) => tracing::debug!("reading {topic}/{partition}: {e}"),
+                None if progress.elapsed() > READ_STALL => bail!(
+                    "reading the state changelog {topic}/{partition} made no progress for {} s \
+                     before reaching its end (is the broker reachable?)",
+                    READ_STALL.as_secs()
+                ),
+                None => {}
+            }
+        }
+    }
+}
+
+/// The store of a `wasp run`: with `[state] changelog`, in memory over
+/// the pipeline's changelog, its stage-scoped part restored (partitions
+/// are restored as they are assigned); otherwise the file or memory.
+pub fn open_store(cfg: &PipelineConfig) -> Result<StateStore> {
+    if !cfg.state.changelog {
+        return match &cfg.state.path {
+            Some(p) => StateStore::open(&cfg.resolve(p)),
+            None => Ok(StateStore::in_memory()),
+        };
+    }
+    let log = KafkaChangelog::open(cfg)?;
+    let store = StateStore::with_backend(log);
+    let done = super::restore::restore(&store, &Part::Stage)?;
+    tracing::info!(
+        sets = done.sets,
+        bytes = done.bytes,
+        ms = done.took.as_millis() as u64,
+        "stage-scoped state restored from {}",
+        stage_topic(cfg)
+    );
+    Ok(store)
+}
+
+/// Produce each job in order, waiting while librdkafka's queue is full.
+fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        let mut record = BaseRecord::with_opaque_to(&job.topic, job.delivery)
+            .partition(job.partition)
+            .key(&job.key)
+            .payload(&job.value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, back)) => {
+                    tracing::error!(topic = %job.topic, "state changelog write refused: {e}");
+                    if let Delivery::Set(Some(h)) = *back.delivery_opaque {
+                        h.fail();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    // Wait for what is in flight before the writer goes (a stop).
+    let _ = producer.flush(Duration::from_secs(30));
+}
+
+/// Partitions of `topic`, `None` if the broker reports none.
+fn partition_count(
+    client: &rdkafka::client::Client<DefaultClientContext>,
+    topic: &str,
+) -> Result<Option<i32>> {
+    let md = client
+        .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+        .with_context(|| format!("reading the metadata of topic '{topic}'"))?;
+    Ok(md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| i32::try_from(t.partitions().len()).unwrap_or(i32::MAX)))
+}
+
+/// Create the changelog topics, compacted; a present one must have exactly
+/// its source's partition count (partition p's state lives in p).
+fn create(admin: &AdminClient<DefaultClientContext>, wanted: &[(String, i32)]) -> Result<()> {
+    let topics: Vec<NewTopic<'_>> = wanted
+        .iter()
+        .map(|(name, n)| {
+            NewTopic::new(name, *n, TopicReplication::Fixed(1)).set("cleanup.policy", "compact")
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let results = rt
+        .block_on(admin.create_topics(&topics, &opts))
+        .context("creating the state changelog topics")?;
+    for r in results {
+        match r {
+            Ok(name) => tracing::info!(topic = name, "created a state changelog topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("cannot create the state changelog topic '{name}': {code}"),
+        }
+    }
+    for (name, want) in wanted {
+        match partition_count(admin.inner(), name)? {
+            Some(have) if have == *want => {}
+            Some(have) => bail!(
+                "the state changelog topic '{name}' has {have} partition(s) but needs {want} (one \
+                 per partition of its source topic): state of source partition p lives in its \
+                 partition p, so it cannot follow a changed count; delete the topic to start \
+                 that state afresh, or give the pipeline another name"
+            ),
+            None => bail!("the state changelog topic '{name}' was not reported after creating it"),
+        }
+    }
+    Ok(())
+}
