@@ -211,3 +211,64 @@ fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_no
     assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_relearned\""), Some(0.0));
     note(&format!("{restored} of 3 corrections restored from the changelog after kill -9"));
 }
+
+#[test]
+fn with_the_changelog_a_correction_naming_a_record_another_process_classified_works() {
+    let _b = shared();
+    let [input, output, corrections, dlq] = ["sx-in", "sx-out", "sx-fix", "sx-dlq"].map(unique);
+    create(&[&input], 4);
+    create(&[&output, &corrections, &dlq], 1);
+    let dir = temp_dir("scaleout-ids");
+    let topics = format!(
+        "input = [\"{input}\"]\noutput = \"{output}\"\ncorrections = \"{corrections}\"\n\
+         dead_letter = \"{dlq}\""
+    );
+    let p = knn_pipeline(&dir, &topics, "changelog = true");
+    let ports = [free_port(), free_port()];
+    let procs: Vec<Wasp> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], &format!("p{i}"))
+        })
+        .collect();
+    for w in &procs {
+        assert!(w.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", w.log());
+    }
+    // 40 records, each classified by one of the two processes, which
+    // remembers its features under its id in stage-scoped state.
+    let records: Vec<Value> = (0..40).map(|i| giant(json!({"id": i}))).collect();
+    produce(&input, &json_records(&records), None);
+    let first = read_at_least(&output, 40, Duration::from_secs(90));
+    assert!(first
+        .iter()
+        .all(|r| !String::from_utf8_lossy(r.value.as_deref().unwrap()).contains("Iris-giant")));
+    for (w, port) in procs.iter().zip(ports) {
+        let got = metric(port, "wasp_input_records_total", "").unwrap_or(0.0);
+        assert!(got > 0.0, "one process classified nothing, so this shows nothing:\n{}", w.log());
+    }
+    // Corrections that carry only an id, one per record: each is learned
+    // by both processes, half of them from features the other one kept.
+    let fixes: Vec<Value> =
+        (0..40).map(|i| json!({"id": i, "correct_label": "Iris-giant"})).collect();
+    let start = Instant::now();
+    produce(&corrections, &json_records(&fixes), None);
+    for (w, port) in procs.iter().zip(ports) {
+        let learned = || {
+            let l = metric(port, "wasp_plugin_counter_total", "\"knn_learned\"").unwrap_or(0.0);
+            let r = metric(port, "wasp_plugin_counter_total", "\"knn_relearned\"").unwrap_or(0.0);
+            l + r
+        };
+        while learned() < 40.0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "learned {} of 40 id-only corrections; dead letters: {:?}\n{}",
+                learned(),
+                read(&dlq, Duration::from_millis(500)).len(),
+                w.log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    assert!(read(&dlq, Duration::from_secs(1)).is_empty(), "no correction was refused");
+}

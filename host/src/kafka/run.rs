@@ -168,7 +168,8 @@ pub fn run(
     super::declared::ensure(cfg)?;
     let fuel = cfg.stages.iter().any(|s| s.limits.fuel.is_some());
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
-    let state = crate::state::changelog::open_store(cfg)?;
+    // The follower applies other processes' stage writes while the run lasts.
+    let (state, _follower) = crate::state::changelog::open_store(cfg)?;
     let pipeline = Arc::new(Pipeline::load_with(&engine, cfg, state)?);
     let stats = opts.stats.clone().unwrap_or_default();
     let stop_watch = Arc::new(AtomicBool::new(false));
