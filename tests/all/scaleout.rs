@@ -64,18 +64,28 @@ fn json_records(values: &[Value]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-#[test]
-fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
-    let _b = shared();
-    let [input, output, corrections, dlq] = ["so-in", "so-out", "so-fix", "so-dlq"].map(unique);
+/// Two `wasp run` processes of one k-NN pipeline (4 input partitions, one
+/// corrections partition), both in the group, each serving metrics.
+struct Two {
+    procs: Vec<Wasp>,
+    ports: [u16; 2],
+    input: String,
+    output: String,
+    corrections: String,
+    dlq: String,
+}
+
+fn two_processes(tag: &str, state: &str) -> Two {
+    let [input, output, corrections, dlq] =
+        ["in", "out", "fix", "dlq"].map(|t| unique(&format!("{tag}-{t}")));
     create(&[&input], 4);
     create(&[&output, &corrections, &dlq], 1);
-    let dir = temp_dir("scaleout-two");
+    let dir = temp_dir(&format!("scaleout-{tag}"));
     let topics = format!(
         "input = [\"{input}\"]\noutput = \"{output}\"\ncorrections = \"{corrections}\"\n\
          dead_letter = \"{dlq}\""
     );
-    let p = knn_pipeline(&dir, &topics, "");
+    let p = knn_pipeline(&dir, &topics, state);
     let ports = [free_port(), free_port()];
     let procs: Vec<Wasp> = ports
         .iter()
@@ -89,6 +99,22 @@ fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
     for w in &procs {
         assert!(w.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", w.log());
     }
+    Two { procs, ports, input, output, corrections, dlq }
+}
+
+/// Both processes classified some input: 4 partitions shared by two group
+/// members, else the test would show nothing.
+fn both_classified(procs: &[Wasp], ports: [u16; 2]) {
+    for (w, port) in procs.iter().zip(ports) {
+        let got = metric(port, "wasp_input_records_total", "").unwrap_or(0.0);
+        assert!(got > 0.0, "one process classified nothing, so this shows nothing:\n{}", w.log());
+    }
+}
+
+#[test]
+fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
+    let _b = shared();
+    let Two { procs, ports, input, output, corrections, .. } = two_processes("so", "");
 
     // One labelled correction on the one corrections partition: whichever
     // process owns it in the group, both must learn it.
@@ -110,12 +136,8 @@ fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
         .collect();
     assert_eq!(predictions.len(), 40);
     let used = predictions.iter().filter(|p| *p == "Iris-giant").count();
-    // Both processes classified some of the 40 (4 partitions shared by two
-    // group members), so 40 of 40 means both had learned the correction.
-    for (w, port) in procs.iter().zip(ports) {
-        let got = metric(port, "wasp_input_records_total", "").unwrap_or(0.0);
-        assert!(got > 0.0, "one process classified nothing, so this shows nothing:\n{}", w.log());
-    }
+    // Both classified some of the 40, so 40 of 40 means both had learned it.
+    both_classified(&procs, ports);
     assert_eq!(used, 40, "predictions: {predictions:?}");
 }
 
@@ -215,26 +237,8 @@ fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_no
 #[test]
 fn with_the_changelog_a_correction_naming_a_record_another_process_classified_works() {
     let _b = shared();
-    let [input, output, corrections, dlq] = ["sx-in", "sx-out", "sx-fix", "sx-dlq"].map(unique);
-    create(&[&input], 4);
-    create(&[&output, &corrections, &dlq], 1);
-    let dir = temp_dir("scaleout-ids");
-    let topics = format!(
-        "input = [\"{input}\"]\noutput = \"{output}\"\ncorrections = \"{corrections}\"\n\
-         dead_letter = \"{dlq}\""
-    );
-    let p = knn_pipeline(&dir, &topics, "changelog = true");
-    let ports = [free_port(), free_port()];
-    let procs: Vec<Wasp> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, port)| {
-            Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], &format!("p{i}"))
-        })
-        .collect();
-    for w in &procs {
-        assert!(w.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", w.log());
-    }
+    let Two { procs, ports, input, output, corrections, dlq } =
+        two_processes("sx", "changelog = true");
     // 40 records, each classified by one of the two processes, which
     // remembers its features under its id in stage-scoped state.
     let records: Vec<Value> = (0..40).map(|i| giant(json!({"id": i}))).collect();
@@ -243,10 +247,7 @@ fn with_the_changelog_a_correction_naming_a_record_another_process_classified_wo
     assert!(first
         .iter()
         .all(|r| !String::from_utf8_lossy(r.value.as_deref().unwrap()).contains("Iris-giant")));
-    for (w, port) in procs.iter().zip(ports) {
-        let got = metric(port, "wasp_input_records_total", "").unwrap_or(0.0);
-        assert!(got > 0.0, "one process classified nothing, so this shows nothing:\n{}", w.log());
-    }
+    both_classified(&procs, ports);
     // Corrections that carry only an id, one per record: each is learned
     // by both processes, half of them from features the other one kept.
     let fixes: Vec<Value> =

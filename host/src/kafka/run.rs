@@ -148,7 +148,7 @@ pub(super) fn dispatch(
 
 /// Broker outages surface as poll errors; librdkafka reconnects by itself,
 /// so they are logged at most every 5 s.
-pub(super) fn kafka_error(e: &rdkafka::error::KafkaError, last_error: &mut Option<Instant>) {
+pub(crate) fn kafka_error(e: &rdkafka::error::KafkaError, last_error: &mut Option<Instant>) {
     if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
         tracing::warn!("Kafka: {e} (retrying)");
         *last_error = Some(Instant::now());

@@ -98,12 +98,7 @@ impl Follow {
                     // a partition is assigned (restore::restore_partition).
                     self.store.stage_read().fetch_max(m.offset() + 1, Ordering::AcqRel);
                 }
-                Some(Err(e)) => {
-                    if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-                        tracing::warn!("following the stage state log: {e} (retrying)");
-                        last_error = Some(Instant::now());
-                    }
-                }
+                Some(Err(e)) => crate::kafka::run::kafka_error(&e, &mut last_error),
                 None => {}
             }
         }
