@@ -28,7 +28,7 @@ pub struct Summary {
 }
 
 /// Show bytes as JSON if they are JSON, else as a string.
-fn show(bytes: &Option<Vec<u8>>) -> Value {
+fn show(bytes: Option<&[u8]>) -> Value {
     match bytes {
         None => Value::Null,
         Some(b) => serde_json::from_slice(b)
@@ -48,7 +48,7 @@ fn write_outcome(
         match router.topic(&p.route) {
             Ok(topic) => {
                 *summary.per_topic.entry(topic.to_string()).or_default() += 1;
-                let mut line = json!({"offset": msg.offset, "topic": topic, "key": show(&p.key), "value": show(&p.value)});
+                let mut line = json!({"offset": msg.offset, "topic": topic, "key": show(p.key.as_deref()), "value": show(p.value.as_deref())});
                 if let Some(partition) = p.partition {
                     line["partition"] = json!(partition);
                 }
@@ -60,7 +60,8 @@ fn write_outcome(
     for f in &failures {
         *summary.per_topic.entry(router.dead_letter().to_string()).or_default() += 1;
         let line = json!({"offset": msg.offset, "topic": router.dead_letter(), "stage": f.stage,
-                          "kind": f.kind, "reason": f.reason, "value": show(&msg.value)});
+                          "kind": f.kind, "reason": f.reason,
+                          "value": show(router.dead_letter_value(msg.value.as_deref()).as_deref())});
         writeln!(out, "{line}")?;
     }
     if outcome.is_dropped() && failures.is_empty() {

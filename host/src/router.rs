@@ -5,6 +5,8 @@
 
 use crate::config::Topics;
 use crate::pipeline::{Failure, Route};
+use crate::redact::Redaction;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Header names on dead-letter records.
@@ -34,6 +36,7 @@ pub struct Router {
     feedback: Option<String>,
     dead_letter: String,
     allowed: HashSet<String>,
+    redaction: Redaction,
 }
 
 impl Router {
@@ -44,6 +47,7 @@ impl Router {
             feedback: t.feedback.clone(),
             dead_letter: t.dead_letter.clone().unwrap_or_else(|| "dead-letter".into()),
             allowed: t.allowed.iter().cloned().collect(),
+            redaction: Redaction::new(&t.dead_letter_redact),
         }
     }
 
@@ -64,6 +68,12 @@ impl Router {
     /// The dead-letter topic.
     pub fn dead_letter(&self) -> &str {
         &self.dead_letter
+    }
+
+    /// The value a dead letter of `input` carries: the input's, without
+    /// the fields of `topics.dead_letter_redact`.
+    pub fn dead_letter_value<'a>(&self, input: Option<&'a [u8]>) -> Option<Cow<'a, [u8]>> {
+        self.redaction.apply(input)
     }
 
     /// A routing failure, dead-lettered like a plugin failure.

@@ -19,6 +19,7 @@ pub mod schema;
 
 pub use config::{TableConfig, ORIGIN_COLUMNS};
 
+use crate::redact::pointer;
 use anyhow::{Context, Result};
 use postgres::types::Type;
 use postgres::{Client, NoTls, Statement};
@@ -105,15 +106,6 @@ fn reason(e: &postgres::Error) -> String {
             None => db.message().to_string(),
         },
         None => e.to_string(),
-    }
-}
-
-/// JSON pointer for a mapped field: `/a/b` as is, a plain key escaped.
-fn pointer(field: &str) -> String {
-    if field.starts_with('/') {
-        field.to_string()
-    } else {
-        format!("/{}", field.replace('~', "~0").replace('/', "~1"))
     }
 }
 
