@@ -12,12 +12,12 @@ use wasp::sinks::postgres::{RowResult, TableConfig, TableRow, TableSink};
 /// other test for reading.
 static SERVER: RwLock<()> = RwLock::new(());
 
-fn server() -> RwLockReadGuard<'static, ()> {
+pub(crate) fn server() -> RwLockReadGuard<'static, ()> {
     SERVER.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The server's URL; `scripts/test` starts the server and sets it.
-fn url() -> String {
+pub(crate) fn url() -> String {
     std::env::var("WASP_POSTGRES_URL").expect(
         "WASP_POSTGRES_URL is not set: start PostgreSQL with \
          `export WASP_POSTGRES_URL=$(scripts/postgres start) \
@@ -25,7 +25,7 @@ fn url() -> String {
     )
 }
 
-fn password_file() -> PathBuf {
+pub(crate) fn password_file() -> PathBuf {
     std::env::var("WASP_POSTGRES_PASSWORD_FILE")
         .expect(
             "WASP_POSTGRES_PASSWORD_FILE is not set: `scripts/postgres password-file` prints it",
@@ -34,7 +34,7 @@ fn password_file() -> PathBuf {
 }
 
 /// A direct connection for creating tables and reading them back.
-fn admin() -> postgres::Client {
+pub(crate) fn admin() -> postgres::Client {
     let pw = std::fs::read_to_string(password_file()).expect("reading the password file");
     let mut cfg: postgres::Config = url().parse().unwrap();
     cfg.password(pw.trim_end());
