@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
+use wasp::sinks::health::SinkHealth;
 use wasp::sinks::postgres::{RowResult, TableConfig, TableRow, TableSink};
 
 /// The outage test stops the server: it holds this for writing, every
@@ -191,9 +192,11 @@ fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
     let err = sink.write(&rows(&values)).expect_err("a dropped connection must be reported");
     assert!(err.to_string().contains("unavailable"), "{err}");
     // The caller retries the whole write: the first five are not doubled.
-    let results = sink.write_retrying(&rows(&values), &|| false).unwrap();
+    let health = SinkHealth::new("tables.logins");
+    let results = sink.write_retrying(&rows(&values), &|| false, &health).unwrap();
     assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
     assert_eq!(count(&t), 10);
+    assert_eq!((health.stored(), health.refused(), health.down()), (10, 0, None));
 }
 
 #[test]
@@ -357,19 +360,35 @@ fn wasp_run_waits_out_a_ten_second_database_outage_losing_and_doubling_nothing()
     const N: usize = 6_000;
     let events = unique_logins(N);
     let p = logins_pipeline("pgout", &input, &dlq, &t);
-    let run = Wasp::start(&p, &[], "run");
+    let port = crate::telemetry::free_port();
+    let run = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], "run");
     let topic = input.clone();
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(15))));
     wait_for_rows(&t, 500, Duration::from_secs(60));
+    let up = scrape(port);
+    assert_eq!(up.get(UNAVAILABLE), Some(&0.0), "{up:?}");
     postgres_script("stop");
-    std::thread::sleep(Duration::from_secs(10));
+    // The outage is in the metrics while it lasts.
+    let start = Instant::now();
+    let mut down = scrape(port);
+    while down.get(UNAVAILABLE) != Some(&1.0) && start.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(200));
+        down = scrape(port);
+    }
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(start.elapsed()));
     postgres_script("start");
+    assert_eq!(down.get(UNAVAILABLE), Some(&1.0), "the outage is not in the metrics: {down:?}");
+    assert!(down[RETRIES] >= 1.0, "{down:?}");
     producer.join().unwrap();
     wait_for_rows(&t, N as i64, Duration::from_secs(120));
+    let after = scrape(port);
     run.sigterm();
     let log = run.wait_ok(Duration::from_secs(60));
     assert!(log.contains("PostgreSQL unavailable"), "the outage was not reported:\n{log}");
+    assert_eq!(after.get(UNAVAILABLE), Some(&0.0), "still shown down after: {after:?}");
+    assert!(after[RETRIES] >= down[RETRIES], "{after:?}");
+    assert_eq!(after.get(STORED), Some(&(N as f64)), "{after:?}");
     let distinct = distinct_usernames(&t);
     assert_eq!(count(&t), N as i64, "rows lost or doubled across the outage");
     assert_eq!(distinct, N as i64);
@@ -466,6 +485,22 @@ fn wasp_run_stopped_during_a_database_outage_commits_nothing_it_did_not_store() 
     note(&format!("stopped during an outage with {stored_first} of {N} rows stored; restarted"));
     assert!(stored_first < N as i64, "the outage came after the end: the test shows nothing");
     assert_eq!(count(&t), N as i64, "rows lost or doubled after a stop during an outage");
+}
+
+const UNAVAILABLE: &str = "wasp_sink_unavailable{sink=\"tables.logins\"}";
+const RETRIES: &str = "wasp_sink_retries_total{sink=\"tables.logins\"}";
+const STORED: &str = "wasp_sink_rows_total{sink=\"tables.logins\",result=\"stored\"}";
+
+/// The run's metrics (`--metrics` on `port`), once it answers.
+fn scrape(port: u16) -> std::collections::BTreeMap<String, f64> {
+    let start = Instant::now();
+    loop {
+        if let Some((_, body)) = crate::telemetry::get(port, "/metrics") {
+            return crate::telemetry::samples(&body);
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no metrics on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// `scripts/postgres CMD`, which must succeed.

@@ -207,7 +207,7 @@ pub fn run(
         None => None,
     };
     let router = Router::new(&cfg.topics);
-    let tables = crate::sinks::tables::Tables::open(cfg)?;
+    let tables = crate::sinks::tables::Tables::open(cfg, &stats)?;
     let sink =
         Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone(), tables)?;
     let shared = WorkerShared {

@@ -20,6 +20,7 @@ pub mod schema;
 pub use config::{TableConfig, ORIGIN_COLUMNS};
 
 use crate::redact::pointer;
+use crate::sinks::health::SinkHealth;
 use anyhow::{Context, Result};
 use postgres::types::Type;
 use postgres::{Client, NoTls, Statement};
@@ -328,17 +329,24 @@ impl TableSink {
 
     /// [`write`](Self::write) until the database takes it, waiting between
     /// attempts (doubling from 100 ms to 5 s). `stop` is asked before each
-    /// wait; when it says so, the last [`Unavailable`] is returned.
+    /// wait; when it says so, the last [`Unavailable`] is returned. Every
+    /// attempt's outcome goes to `health`.
     pub fn write_retrying(
         &mut self,
         rows: &[TableRow<'_>],
         stop: &dyn Fn() -> bool,
+        health: &SinkHealth,
     ) -> Result<Vec<RowResult>, Unavailable> {
         let mut wait = Duration::from_millis(100);
         loop {
             match self.write(rows) {
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    let refused = r.iter().filter(|r| **r != RowResult::Stored).count();
+                    health.written((r.len() - refused) as u64, refused as u64);
+                    return Ok(r);
+                }
                 Err(e) => {
+                    health.failed(&e.reason);
                     tracing::warn!("{e}; retrying in {wait:?}, nothing committed meanwhile");
                     if stop() {
                         return Err(e);
