@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""The Python peer of wasp's PostgreSQL sink, for benches/postgres.rs
+(docs/benchmarks.md, "PostgreSQL sink").
+
+Seed 003's way of storing events: a kafka-python consumer, and for each
+record one psycopg2 INSERT followed by a commit. It reads the JSON events
+of --input (username, event_type, timestamp) and writes each as a row of
+--table (username, event_type, timestamp and the record's topic, partition
+and offset, as wasp fills them), until --records rows are written; then it
+prints the count and exits 0.
+
+Needs scripts/peers/requirements.txt (scripts/peers/setup installs it).
+The password comes from the file named by --password-file, never argv.
+"""
+
+import argparse
+import json
+import os
+
+from kafka import KafkaConsumer
+import psycopg2
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bootstrap", default=os.environ.get("WASP_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    p.add_argument("--input", required=True)
+    p.add_argument("--group", required=True)
+    p.add_argument("--url", required=True, help="postgres://user@host:port/db")
+    p.add_argument("--password-file", required=True)
+    p.add_argument("--table", required=True)
+    p.add_argument("--records", type=int, required=True)
+    args = p.parse_args()
+
+    with open(args.password_file) as f:
+        password = f.readline().rstrip("\n")
+    conn = psycopg2.connect(args.url, password=password, application_name="pg-peer")
+    cursor = conn.cursor()
+    insert = (
+        f"insert into {args.table} (username, event_type, timestamp, source_topic, "
+        "source_partition, source_offset) values (%s, %s, %s, %s, %s, %s)"
+    )
+    consumer = KafkaConsumer(
+        args.input,
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        # Tansu answers a JoinGroup only after the rebalance timeout, which
+        # kafka-python takes from this (default 300 s).
+        max_poll_interval_ms=10000,
+        fetch_max_wait_ms=10,
+    )
+    n = 0
+    while n < args.records:
+        for records in consumer.poll(timeout_ms=100).values():
+            for m in records:
+                e = json.loads(m.value)
+                cursor.execute(insert, (e["username"], e["event_type"], e["timestamp"],
+                                        m.topic, m.partition, m.offset))
+                conn.commit()
+                n += 1
+    consumer.close()
+    conn.close()
+    print(n)
+
+
+if __name__ == "__main__":
+    main()
