@@ -63,6 +63,7 @@ fn config(table: &str, columns: &[(&str, &str)]) -> TableConfig {
         columns: columns.iter().map(|(c, f)| (c.to_string(), f.to_string())).collect(),
         conflict_key: None,
         batch_rows: 500,
+        ssl_root_cert: None,
     }
 }
 
@@ -210,6 +211,45 @@ fn postgres_password_comes_from_the_environment_or_a_file_never_the_url() {
     cfg.password_env = Some("WASP_TEST_PG_PASSWORD_UNSET".into());
     let err = open(&cfg).err().expect("an unset variable must be named");
     assert!(format!("{err:#}").contains("WASP_TEST_PG_PASSWORD_UNSET"), "{err:#}");
+}
+
+/// The certificate authority of the local server's certificate (`scripts/postgres ca-file`).
+fn ca_file() -> PathBuf {
+    let out = std::process::Command::new(crate::common::root().join("scripts/postgres"))
+        .arg("ca-file")
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+#[test]
+fn postgres_sslmode_require_verifies_the_server_and_encrypts_the_connection() {
+    let _pg = server();
+    let t = table("pg_tls", LOGINS);
+    let mut cfg = config(&t, &[("username", "username")]);
+    cfg.url = format!("{}?sslmode=require", url());
+    // The server's certificate is signed by a local CA, in no system store: refused.
+    let err = open(&cfg).err().expect("a server whose certificate cannot be verified");
+    assert!(format!("{err:#}").contains("invalid peer certificate"), "{err:#}");
+    cfg.ssl_root_cert = Some(ca_file());
+    let mut sink = open(&cfg).unwrap();
+    let results = sink.write(&rows(&[br#"{"username": "tlsuser"}"#.to_vec()])).unwrap();
+    assert_eq!(results, [RowResult::Stored]);
+    let row = admin()
+        .query_one(
+            &format!(
+                "select count(*), coalesce(bool_and(s.ssl), false) from pg_stat_ssl s \
+                 join pg_stat_activity a using (pid) \
+                 where a.application_name = 'wasp' and a.query like '%{t}%'"
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, true), "not over TLS");
+    // A root certificate with TLS turned off is a contradiction, refused.
+    cfg.url = format!("{}?sslmode=disable", url());
+    let err = open(&cfg).err().expect("ssl_root_cert with sslmode=disable");
+    assert!(format!("{err:#}").contains("add sslmode=require"), "{err:#}");
 }
 
 /// `[tables.logins]` for a pipeline file, with `topics.output` naming it.

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod schema;
+pub mod tls;
 
 pub use config::{TableConfig, ORIGIN_COLUMNS};
 
@@ -23,7 +24,7 @@ use crate::redact::pointer;
 use crate::sinks::health::SinkHealth;
 use anyhow::{Context, Result};
 use postgres::types::Type;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 use schema::{quote_ident, quote_table};
 use std::collections::HashMap;
 use std::path::Path;
@@ -78,6 +79,7 @@ pub struct TableSink {
     name: String,
     table: String,
     connect: postgres::Config,
+    tls: tls::Tls,
     client: Option<Client>,
     /// Insert columns in statement order, and where each value comes from.
     sources: Vec<Source>,
@@ -132,8 +134,9 @@ impl TableSink {
             connect.password(pw);
         }
         connect.application_name("wasp").connect_timeout(Duration::from_secs(5));
-        let mut client = connect
-            .connect(NoTls)
+        let tls = tls::Tls::for_table(name, cfg, &connect, base_dir)?;
+        let mut client = tls
+            .connect(&connect)
             .with_context(|| format!("[tables.{name}] cannot connect to PostgreSQL"))?;
         let columns = schema::describe(&mut client, &cfg.table)?;
         schema::check(name, cfg, &columns)?;
@@ -158,6 +161,7 @@ impl TableSink {
             name: name.to_string(),
             table: cfg.table.clone(),
             connect,
+            tls,
             client: Some(client),
             sources,
             insert_head: format!("insert into {} ({quoted}) values ", quote_table(&cfg.table)),
@@ -204,8 +208,8 @@ impl TableSink {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements.clear();
             let client = self
-                .connect
-                .connect(NoTls)
+                .tls
+                .connect(&self.connect)
                 .map_err(|e| Unavailable { table: self.table.clone(), reason: reason(&e) })?;
             self.client = Some(client);
         }
