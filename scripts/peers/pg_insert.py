@@ -17,8 +17,9 @@ import argparse
 import json
 import os
 
-from kafka import KafkaConsumer
 import psycopg2
+
+from peer import kafka_python_consumer
 
 
 def main():
@@ -40,19 +41,7 @@ def main():
         f"insert into {args.table} (username, event_type, timestamp, source_topic, "
         "source_partition, source_offset) values (%s, %s, %s, %s, %s, %s)"
     )
-    consumer = KafkaConsumer(
-        args.input,
-        bootstrap_servers=args.bootstrap,
-        group_id=args.group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=True,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        # Tansu answers a JoinGroup only after the rebalance timeout, which
-        # kafka-python takes from this (default 300 s).
-        max_poll_interval_ms=10000,
-        fetch_max_wait_ms=10,
-    )
+    consumer = kafka_python_consumer(args.bootstrap, args.input, args.group, fetch_wait_ms=10)
     n = 0
     while n < args.records:
         for records in consumer.poll(timeout_ms=100).values():
