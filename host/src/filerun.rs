@@ -8,7 +8,7 @@
 use crate::config::PipelineConfig;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::record::{BatchInfo, Record};
-use crate::router::Router;
+use crate::router::{Destination, Router};
 use crate::runtime::{Engine, EngineOptions};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -45,10 +45,14 @@ fn write_outcome(
 ) -> Result<()> {
     let mut failures = outcome.failures.clone();
     for p in &outcome.produced {
-        match router.topic(&p.route) {
-            Ok(topic) => {
-                *summary.per_topic.entry(topic.to_string()).or_default() += 1;
-                let mut line = json!({"offset": msg.offset, "topic": topic, "key": show(p.key.as_deref()), "value": show(p.value.as_deref())});
+        match router.destination(&p.route) {
+            Ok(destination) => {
+                let (kind, name) = match destination {
+                    Destination::Topic(t) => ("topic", t),
+                    Destination::Table(t) => ("table", t),
+                };
+                *summary.per_topic.entry(name.to_string()).or_default() += 1;
+                let mut line = json!({"offset": msg.offset, kind: name, "key": show(p.key.as_deref()), "value": show(p.value.as_deref())});
                 if let Some(partition) = p.partition {
                     line["partition"] = json!(partition);
                 }
@@ -77,7 +81,7 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
     let pipeline = Pipeline::load(&engine, cfg)?;
     let mut instance = pipeline.instantiate()?;
-    let router = Router::new(&cfg.topics);
+    let router = Router::new(&cfg.topics, cfg.tables.keys());
     let info = BatchInfo { topic: "file".into(), partition: 0 };
     instance.set_partition(&info.topic, info.partition);
     let mut summary = Summary::default();

@@ -259,3 +259,42 @@ fn a_password_appears_in_no_topic_table_or_log() {
     }
     assert!(log.len() > 1000, "the debug log is suspiciously short:\n{log}");
 }
+
+#[test]
+fn wasp_test_shows_each_table_s_rows_and_dead_letters_without_the_password() {
+    // `wasp test` runs the example as it is: no broker, no database.
+    let root = crate::common::root();
+    let dir = crate::common::temp_dir("logtest");
+    let pipeline = dir.join("logins.toml");
+    let toml = std::fs::read_to_string(root.join("examples/logins.toml")).unwrap();
+    let toml =
+        swap(toml, "\"../plugins/dist/", &format!("\"{}/", root.join("plugins/dist").display()));
+    // A cheap cost: this test is about routing, not hashing.
+    std::fs::write(&pipeline, swap(toml, "cost = 12", "cost = 4")).unwrap();
+    let input = dir.join("events.jsonl");
+    let events = [registration("sneha", "Kafka#2024"), registration("bob", "Secret#123")];
+    std::fs::write(&input, events.map(|e| String::from_utf8(e).unwrap() + "\n").concat()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["test", pipeline.to_str().unwrap(), "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        (lines[0]["table"].as_str(), lines[0]["value"]["username"].as_str()),
+        (Some("users"), Some("sneha"))
+    );
+    assert!(lines[0]["value"]["password_hash"].as_str().unwrap().starts_with("$2b$04$"));
+    assert_eq!(lines[1]["table"], "events");
+    assert_eq!(
+        lines[1]["value"],
+        serde_json::json!({"event_type": "new_user_created", "username": "sneha", "timestamp": "2024-10-29T21:10:00Z"})
+    );
+    assert_eq!(lines[2]["topic"], "login-dead-letter");
+    assert_eq!(lines[2]["reason"], "username must be 4 to 15 characters");
+    assert_eq!(lines[2]["value"]["username"], "bob");
+    assert!(!stdout.contains("Secret#123") && !stdout.contains("Kafka#2024"), "{stdout}");
+}

@@ -17,6 +17,7 @@ use crate::kafka::stats::RunStats;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Route};
 use crate::record::Record;
+use crate::router::{Destination, Router};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,8 +29,8 @@ pub const SINK_FAILURE: &str = "sink";
 /// Every `[tables.NAME]` of a pipeline, connected and checked.
 pub struct Tables {
     sinks: BTreeMap<String, (Mutex<TableSink>, Arc<SinkHealth>)>,
-    /// `topics.output`, when it names a table.
-    output: Option<String>,
+    /// Names each output's destination (the same router as the Kafka sink's).
+    router: Router,
     stop: AtomicBool,
 }
 
@@ -43,7 +44,7 @@ impl Tables {
     /// Connect to every table of the pipeline and check its mapping; `None`
     /// when the pipeline has no tables. Each table's health is registered
     /// in `stats` (progress line, metrics).
-    pub fn open(cfg: &PipelineConfig, stats: &RunStats) -> Result<Option<Self>> {
+    pub fn open(cfg: &PipelineConfig, router: Router, stats: &RunStats) -> Result<Option<Self>> {
         if cfg.tables.is_empty() {
             return Ok(None);
         }
@@ -54,8 +55,7 @@ impl Tables {
             stats.register_sink(health.clone());
             sinks.insert(name.clone(), (sink, health));
         }
-        let output = cfg.topics.output.clone().filter(|o| sinks.contains_key(o));
-        Ok(Some(Tables { sinks, output, stop: AtomicBool::new(false) }))
+        Ok(Some(Tables { sinks, router, stop: AtomicBool::new(false) }))
     }
 
     /// Stop retrying an unreachable database: the run is ending.
@@ -63,11 +63,11 @@ impl Tables {
         self.stop.store(true, Ordering::Relaxed);
     }
 
+    /// The table a route leads to, named as in `[tables.NAME]`.
     fn table_for(&self, route: &Route) -> Option<&str> {
-        match route {
-            Route::Output => self.output.as_deref(),
-            Route::Topic(t) => self.sinks.get_key_value(t).map(|(k, _)| k.as_str()),
-            Route::Feedback => None,
+        match self.router.destination(route) {
+            Ok(Destination::Table(t)) => self.sinks.get_key_value(t).map(|(k, _)| k.as_str()),
+            _ => None,
         }
     }
 
