@@ -3,7 +3,9 @@
 (docs/benchmarks.md, "PostgreSQL sink").
 
 Seed 003's way of storing events: a kafka-python consumer, and for each
-record one psycopg2 INSERT followed by a commit. It reads the JSON events
+record one psycopg2 INSERT followed by a commit; with --batched, one
+multi-row INSERT (psycopg2's execute_values) and one commit per poll, as a
+Python author who batches would write it. It reads the JSON events
 of --input (username, event_type, timestamp) and writes each as a row of
 --table (username, event_type, timestamp and the record's topic, partition
 and offset, as wasp fills them), until --records rows are written; then it
@@ -18,6 +20,7 @@ import json
 import os
 
 import psycopg2
+from psycopg2.extras import execute_values
 
 from peer import kafka_python_consumer
 
@@ -31,6 +34,7 @@ def main():
     p.add_argument("--password-file", required=True)
     p.add_argument("--table", required=True)
     p.add_argument("--records", type=int, required=True)
+    p.add_argument("--batched", action="store_true", help="one INSERT and commit per poll")
     args = p.parse_args()
 
     with open(args.password_file) as f:
@@ -44,13 +48,20 @@ def main():
     consumer = kafka_python_consumer(args.bootstrap, args.input, args.group, fetch_wait_ms=10)
     n = 0
     while n < args.records:
+        rows = []
         for records in consumer.poll(timeout_ms=100).values():
             for m in records:
                 e = json.loads(m.value)
-                cursor.execute(insert, (e["username"], e["event_type"], e["timestamp"],
-                                        m.topic, m.partition, m.offset))
-                conn.commit()
+                row = (e["username"], e["event_type"], e["timestamp"], m.topic, m.partition, m.offset)
+                if args.batched:
+                    rows.append(row)
+                else:
+                    cursor.execute(insert, row)
+                    conn.commit()
                 n += 1
+        if rows:
+            execute_values(cursor, insert.replace("(%s, %s, %s, %s, %s, %s)", "%s"), rows, page_size=1000)
+            conn.commit()
     consumer.close()
     conn.close()
     print(n)
