@@ -24,7 +24,7 @@ pub fn setup(root: &Path) -> Result<PathBuf> {
 /// Versions of the interpreter and the packages the peers use.
 pub fn versions(python: &Path) -> String {
     let code = "import sys, importlib.metadata as m\n\
-        names = ['kafka-python', 'confluent-kafka', 'scikit-learn', 'numpy', 'pandas']\n\
+        names = ['kafka-python', 'confluent-kafka', 'scikit-learn', 'numpy', 'pandas', 'psycopg2-binary']\n\
         print('Python ' + sys.version.split()[0] + ', ' + ', '.join(n + ' ' + m.version(n) for n in names))";
     Command::new(python)
         .args(["-c", code])

@@ -61,6 +61,10 @@ pub struct Topics {
     /// Topics plugins may name in a `topic(...)` destination.
     #[serde(default)]
     pub allowed: Vec<String>,
+    /// Fields (names or JSON pointers) removed from dead-lettered values,
+    /// e.g. passwords; see [`crate::redact`].
+    #[serde(default)]
+    pub dead_letter_redact: Vec<String>,
     /// Topics the pipeline needs, with their partition counts
     /// (`[topics.partitions] virginicasetosa = 2`): `wasp run` creates the
     /// missing ones and refuses to start when one has fewer partitions.

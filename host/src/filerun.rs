@@ -8,7 +8,7 @@
 use crate::config::PipelineConfig;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::record::{BatchInfo, Record};
-use crate::router::Router;
+use crate::router::{Destination, Router};
 use crate::runtime::{Engine, EngineOptions};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ pub struct Summary {
 }
 
 /// Show bytes as JSON if they are JSON, else as a string.
-fn show(bytes: &Option<Vec<u8>>) -> Value {
+fn show(bytes: Option<&[u8]>) -> Value {
     match bytes {
         None => Value::Null,
         Some(b) => serde_json::from_slice(b)
@@ -45,10 +45,14 @@ fn write_outcome(
 ) -> Result<()> {
     let mut failures = outcome.failures.clone();
     for p in &outcome.produced {
-        match router.topic(&p.route) {
-            Ok(topic) => {
-                *summary.per_topic.entry(topic.to_string()).or_default() += 1;
-                let mut line = json!({"offset": msg.offset, "topic": topic, "key": show(&p.key), "value": show(&p.value)});
+        match router.destination(&p.route) {
+            Ok(destination) => {
+                let (kind, name) = match destination {
+                    Destination::Topic(t) => ("topic", t),
+                    Destination::Table(t) => ("table", t),
+                };
+                *summary.per_topic.entry(name.to_string()).or_default() += 1;
+                let mut line = json!({"offset": msg.offset, kind: name, "key": show(p.key.as_deref()), "value": show(p.value.as_deref())});
                 if let Some(partition) = p.partition {
                     line["partition"] = json!(partition);
                 }
@@ -60,7 +64,8 @@ fn write_outcome(
     for f in &failures {
         *summary.per_topic.entry(router.dead_letter().to_string()).or_default() += 1;
         let line = json!({"offset": msg.offset, "topic": router.dead_letter(), "stage": f.stage,
-                          "kind": f.kind, "reason": f.reason, "value": show(&msg.value)});
+                          "kind": f.kind, "reason": f.reason,
+                          "value": show(router.dead_letter_value(msg.value.as_deref()).as_deref())});
         writeln!(out, "{line}")?;
     }
     if outcome.is_dropped() && failures.is_empty() {
@@ -76,7 +81,7 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
     let pipeline = Pipeline::load(&engine, cfg)?;
     let mut instance = pipeline.instantiate()?;
-    let router = Router::new(&cfg.topics);
+    let router = Router::new(&cfg.topics, cfg.tables.keys());
     let info = BatchInfo { topic: "file".into(), partition: 0 };
     instance.set_partition(&info.topic, info.partition);
     let mut summary = Summary::default();

@@ -27,6 +27,7 @@ pub mod plot;
 pub mod procfs;
 pub mod progress;
 pub mod record;
+pub mod redact;
 pub mod reload;
 pub mod router;
 pub mod routes;

@@ -1,7 +1,8 @@
 # Helpers of the demo scripts (scripts/demo, scripts/demo-cricket), sourced
 # after they set `run` (the run id) and `wasp` (the binary).
 
-# A copy of an example pipeline for this run: topic names (a stage's
+# A copy of an example pipeline for this run: topic names (not the field
+# names of dead_letter_redact; a stage's
 # status_topic and routes too, and [topics.partitions]) and the pipeline name (hence the consumer group)
 # suffixed with the run id, plugin paths
 # made absolute, state in target/demo.
@@ -18,6 +19,8 @@ for line in open(src):
         section = header.group(1).strip()
     elif section is None and re.match(r"name\s*=", line):
         line = re.sub(r'"([^"]+)"', suffix, line, count=1)
+    elif section == "topics" and re.match(r"\s*dead_letter_redact\s*=", line):
+        pass  # field names, not topics
     elif section in ("topics", "topics.partitions"):
         line = re.sub(r'"([^"]+)"', suffix, line)
     elif section == "stage.config.routes":

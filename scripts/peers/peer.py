@@ -124,14 +124,15 @@ def predictor(workload):
     return knn_predictor() if workload == "knn" else seed_predictor(workload)
 
 
-def per_record(args, predict):
-    """The seeds' way: kafka-python, one predict per record."""
-    from kafka import KafkaConsumer, KafkaProducer
+def kafka_python_consumer(bootstrap, topic, group, fetch_wait_ms):
+    """The seeds' consumer: kafka-python, from the earliest record, with
+    auto-commit (also used by pg_insert.py)."""
+    from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(
-        args.input,
-        bootstrap_servers=args.bootstrap,
-        group_id=args.group,
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=True,
         session_timeout_ms=6000,
@@ -139,8 +140,15 @@ def per_record(args, predict):
         # Tansu answers a JoinGroup only after the rebalance timeout, which
         # kafka-python takes from this (default 300 s).
         max_poll_interval_ms=10000,
-        fetch_max_wait_ms=args.fetch_wait_ms,
+        fetch_max_wait_ms=fetch_wait_ms,
     )
+
+
+def per_record(args, predict):
+    """The seeds' way: kafka-python, one predict per record."""
+    from kafka import KafkaProducer
+
+    consumer = kafka_python_consumer(args.bootstrap, args.input, args.group, args.fetch_wait_ms)
     producer = KafkaProducer(bootstrap_servers=args.bootstrap)
     n = 0
     while not stopping:

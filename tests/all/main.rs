@@ -12,6 +12,7 @@ mod failures;
 mod kafka;
 mod languages;
 mod learner;
+mod logins;
 mod ml;
 mod models;
 mod plot;

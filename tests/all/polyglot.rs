@@ -280,7 +280,7 @@ fn python_login_validator_over_a_file_record_by_record_and_its_print_is_logged()
             stage_toml("validate", "login-validator-py", "")
         ),
         &[
-            r#"{"username":"ada1815","password":"Analytical1"}"#,
+            r#"{"username":"ada1815","password":"Analytical1!"}"#,
             r#"{"username":"al","password":"short","ts":1}"#,
             r#"{"username":"grace_h","password":"c0b0lrules"}"#,
             r#"{"user":"x"}"#,
@@ -290,12 +290,12 @@ fn python_login_validator_over_a_file_record_by_record_and_its_print_is_logged()
     assert_eq!(
         lines,
         vec![
-            json!({"offset":0,"topic":"output","key":null,"value":{"username":"ada1815","password":"Analytical1"}}),
+            json!({"offset":0,"topic":"output","key":null,"value":{"username":"ada1815","password":"Analytical1!"}}),
             json!({"offset":1,"topic":"bad-logins","key":null,"value":{"username":"al","password":"short","ts":1,
                 "invalid_reason":"username must be 4 to 15 characters; password must be at least 8 characters; \
-                                  password needs an uppercase letter; password needs a digit"}}),
+                                  password needs an uppercase letter; password needs a digit; password needs a special character"}}),
             json!({"offset":2,"topic":"bad-logins","key":null,"value":{"username":"grace_h","password":"c0b0lrules",
-                "invalid_reason":"username must hold only letters and digits; password needs an uppercase letter"}}),
+                "invalid_reason":"username must hold only letters and digits; password needs an uppercase letter; password needs a special character"}}),
             json!({"offset":3,"topic":"bad-logins","key":null,"value":{"user":"x",
                 "invalid_reason":"username is missing or not a string; password is missing or not a string"}}),
             json!({"offset":4,"topic":"dead-letter","stage":"validate","kind":"rejected",
@@ -409,7 +409,7 @@ fn js_c_and_python_stages_in_one_pipeline_over_kafka() {
     create(&[&input, &output, &feedback, &dlq], 1);
     let good = |i: usize| {
         format!(
-            r#"{{"username":"user{i}","password":"Passw0rd{i}","first_name":"Ada","last_name":"L{i}","email":"u{i}@Example.ORG","score":{i}.5}}"#
+            r#"{{"username":"user{i}","password":"Passw0rd!{i}","first_name":"Ada","last_name":"L{i}","email":"u{i}@Example.ORG","score":{i}.5}}"#
         )
     };
     let mut records: Vec<String> = (0..6).map(good).collect();
@@ -449,7 +449,7 @@ fn js_c_and_python_stages_in_one_pipeline_over_kafka() {
     let expected: Vec<String> = (0..6)
         .map(|i| {
             format!(
-                r#"{{"username":"user{i}","password":"Passw0rd{i}","first_name":"Ada","last_name":"L{i}","email":"u{i}@Example.ORG","score":{}.0,"full_name":"Ada L{i}","email_domain":"example.org","ingested":true}}"#,
+                r#"{{"username":"user{i}","password":"Passw0rd!{i}","first_name":"Ada","last_name":"L{i}","email":"u{i}@Example.ORG","score":{}.0,"full_name":"Ada L{i}","email_domain":"example.org","ingested":true}}"#,
                 i * 10 + 5
             )
         })
@@ -474,7 +474,7 @@ fn js_c_and_python_stages_in_one_pipeline_over_kafka() {
         v,
         json!({"username":"al","password":"short","score":20.0,"ingested":true,
                "invalid_reason":"username must be 4 to 15 characters; password must be at least 8 characters; \
-                                 password needs an uppercase letter; password needs a digit"})
+                                 password needs an uppercase letter; password needs a digit; password needs a special character"})
     );
 
     let mut dead = read(&dlq, Duration::from_secs(2));

@@ -6,18 +6,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
+use wasp::sinks::health::SinkHealth;
 use wasp::sinks::postgres::{RowResult, TableConfig, TableRow, TableSink};
 
 /// The outage test stops the server: it holds this for writing, every
 /// other test for reading.
 static SERVER: RwLock<()> = RwLock::new(());
 
-fn server() -> RwLockReadGuard<'static, ()> {
+pub(crate) fn server() -> RwLockReadGuard<'static, ()> {
     SERVER.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The server's URL; `scripts/test` starts the server and sets it.
-fn url() -> String {
+pub(crate) fn url() -> String {
     std::env::var("WASP_POSTGRES_URL").expect(
         "WASP_POSTGRES_URL is not set: start PostgreSQL with \
          `export WASP_POSTGRES_URL=$(scripts/postgres start) \
@@ -25,7 +26,7 @@ fn url() -> String {
     )
 }
 
-fn password_file() -> PathBuf {
+pub(crate) fn password_file() -> PathBuf {
     std::env::var("WASP_POSTGRES_PASSWORD_FILE")
         .expect(
             "WASP_POSTGRES_PASSWORD_FILE is not set: `scripts/postgres password-file` prints it",
@@ -34,7 +35,7 @@ fn password_file() -> PathBuf {
 }
 
 /// A direct connection for creating tables and reading them back.
-fn admin() -> postgres::Client {
+pub(crate) fn admin() -> postgres::Client {
     let pw = std::fs::read_to_string(password_file()).expect("reading the password file");
     let mut cfg: postgres::Config = url().parse().unwrap();
     cfg.password(pw.trim_end());
@@ -62,6 +63,7 @@ fn config(table: &str, columns: &[(&str, &str)]) -> TableConfig {
         columns: columns.iter().map(|(c, f)| (c.to_string(), f.to_string())).collect(),
         conflict_key: None,
         batch_rows: 500,
+        ssl_root_cert: None,
     }
 }
 
@@ -191,9 +193,11 @@ fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
     let err = sink.write(&rows(&values)).expect_err("a dropped connection must be reported");
     assert!(err.to_string().contains("unavailable"), "{err}");
     // The caller retries the whole write: the first five are not doubled.
-    let results = sink.write_retrying(&rows(&values), &|| false).unwrap();
+    let health = SinkHealth::new("tables.logins");
+    let results = sink.write_retrying(&rows(&values), &|| false, &health).unwrap();
     assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
     assert_eq!(count(&t), 10);
+    assert_eq!((health.stored(), health.refused(), health.down()), (10, 0, None));
 }
 
 #[test]
@@ -207,6 +211,45 @@ fn postgres_password_comes_from_the_environment_or_a_file_never_the_url() {
     cfg.password_env = Some("WASP_TEST_PG_PASSWORD_UNSET".into());
     let err = open(&cfg).err().expect("an unset variable must be named");
     assert!(format!("{err:#}").contains("WASP_TEST_PG_PASSWORD_UNSET"), "{err:#}");
+}
+
+/// The certificate authority of the local server's certificate (`scripts/postgres ca-file`).
+fn ca_file() -> PathBuf {
+    let out = std::process::Command::new(crate::common::root().join("scripts/postgres"))
+        .arg("ca-file")
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+#[test]
+fn postgres_sslmode_require_verifies_the_server_and_encrypts_the_connection() {
+    let _pg = server();
+    let t = table("pg_tls", LOGINS);
+    let mut cfg = config(&t, &[("username", "username")]);
+    cfg.url = format!("{}?sslmode=require", url());
+    // The server's certificate is signed by a local CA, in no system store: refused.
+    let err = open(&cfg).err().expect("a server whose certificate cannot be verified");
+    assert!(format!("{err:#}").contains("invalid peer certificate"), "{err:#}");
+    cfg.ssl_root_cert = Some(ca_file());
+    let mut sink = open(&cfg).unwrap();
+    let results = sink.write(&rows(&[br#"{"username": "tlsuser"}"#.to_vec()])).unwrap();
+    assert_eq!(results, [RowResult::Stored]);
+    let row = admin()
+        .query_one(
+            &format!(
+                "select count(*), coalesce(bool_and(s.ssl), false) from pg_stat_ssl s \
+                 join pg_stat_activity a using (pid) \
+                 where a.application_name = 'wasp' and a.query like '%{t}%'"
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, true), "not over TLS");
+    // A root certificate with TLS turned off is a contradiction, refused.
+    cfg.url = format!("{}?sslmode=disable", url());
+    let err = open(&cfg).err().expect("ssl_root_cert with sslmode=disable");
+    assert!(format!("{err:#}").contains("add sslmode=require"), "{err:#}");
 }
 
 /// `[tables.logins]` for a pipeline file, with `topics.output` naming it.
@@ -357,19 +400,35 @@ fn wasp_run_waits_out_a_ten_second_database_outage_losing_and_doubling_nothing()
     const N: usize = 6_000;
     let events = unique_logins(N);
     let p = logins_pipeline("pgout", &input, &dlq, &t);
-    let run = Wasp::start(&p, &[], "run");
+    let port = crate::telemetry::free_port();
+    let run = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], "run");
     let topic = input.clone();
     let producer =
         std::thread::spawn(move || produce(&topic, &events, Some(Duration::from_secs(15))));
     wait_for_rows(&t, 500, Duration::from_secs(60));
+    let up = scrape(port);
+    assert_eq!(up.get(UNAVAILABLE), Some(&0.0), "{up:?}");
     postgres_script("stop");
-    std::thread::sleep(Duration::from_secs(10));
+    // The outage is in the metrics while it lasts.
+    let start = Instant::now();
+    let mut down = scrape(port);
+    while down.get(UNAVAILABLE) != Some(&1.0) && start.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(200));
+        down = scrape(port);
+    }
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(start.elapsed()));
     postgres_script("start");
+    assert_eq!(down.get(UNAVAILABLE), Some(&1.0), "the outage is not in the metrics: {down:?}");
+    assert!(down[RETRIES] >= 1.0, "{down:?}");
     producer.join().unwrap();
     wait_for_rows(&t, N as i64, Duration::from_secs(120));
+    let after = scrape(port);
     run.sigterm();
     let log = run.wait_ok(Duration::from_secs(60));
     assert!(log.contains("PostgreSQL unavailable"), "the outage was not reported:\n{log}");
+    assert_eq!(after.get(UNAVAILABLE), Some(&0.0), "still shown down after: {after:?}");
+    assert!(after[RETRIES] >= down[RETRIES], "{after:?}");
+    assert_eq!(after.get(STORED), Some(&(N as f64)), "{after:?}");
     let distinct = distinct_usernames(&t);
     assert_eq!(count(&t), N as i64, "rows lost or doubled across the outage");
     assert_eq!(distinct, N as i64);
@@ -466,6 +525,22 @@ fn wasp_run_stopped_during_a_database_outage_commits_nothing_it_did_not_store() 
     note(&format!("stopped during an outage with {stored_first} of {N} rows stored; restarted"));
     assert!(stored_first < N as i64, "the outage came after the end: the test shows nothing");
     assert_eq!(count(&t), N as i64, "rows lost or doubled after a stop during an outage");
+}
+
+const UNAVAILABLE: &str = "wasp_sink_unavailable{sink=\"tables.logins\"}";
+const RETRIES: &str = "wasp_sink_retries_total{sink=\"tables.logins\"}";
+const STORED: &str = "wasp_sink_rows_total{sink=\"tables.logins\",result=\"stored\"}";
+
+/// The run's metrics (`--metrics` on `port`), once it answers.
+fn scrape(port: u16) -> std::collections::BTreeMap<String, f64> {
+    let start = Instant::now();
+    loop {
+        if let Some((_, body)) = crate::telemetry::get(port, "/metrics") {
+            return crate::telemetry::samples(&body);
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no metrics on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// `scripts/postgres CMD`, which must succeed.

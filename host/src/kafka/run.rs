@@ -213,8 +213,8 @@ pub fn run(
         }
         None => None,
     };
-    let router = Router::new(&cfg.topics);
-    let tables = crate::sinks::tables::Tables::open(cfg)?;
+    let router = Router::new(&cfg.topics, cfg.tables.keys());
+    let tables = crate::sinks::tables::Tables::open(cfg, router.clone(), &stats)?;
     let sink =
         Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone(), tables)?;
     let shared = WorkerShared {

@@ -22,6 +22,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedHeaders, Header as KHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message as _};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, Weak};
@@ -207,7 +208,7 @@ struct Pending<'a> {
     topic: &'a str,
     partition: Option<i32>,
     key: Option<&'a [u8]>,
-    value: Option<&'a [u8]>,
+    value: Option<Cow<'a, [u8]>>,
     /// `None` when the record has no headers: librdkafka then allocates none.
     headers: Option<OwnedHeaders>,
     /// Index of its input in the batch.
@@ -418,7 +419,7 @@ impl Sink {
                         topic: t,
                         partition: p.partition,
                         key: p.key.as_deref(),
-                        value: p.value.as_deref(),
+                        value: p.value.as_deref().map(Cow::Borrowed),
                         headers: hs,
                         input,
                         dead_letter: false,
@@ -434,7 +435,7 @@ impl Sink {
                 topic: self.router.dead_letter(),
                 partition: None,
                 key: msg.key.as_deref(),
-                value: msg.value.as_deref(),
+                value: self.router.dead_letter_value(msg.value.as_deref()),
                 headers: Some(dead_letter_headers(msg, f, topic, partition)),
                 input,
                 dead_letter: true,
@@ -449,7 +450,7 @@ impl Sink {
             dead_letter: r.dead_letter,
             partition: r.partition,
         });
-        self.produce(r.topic, r.key, r.value, r.headers, d);
+        self.produce(r.topic, r.key, r.value.as_deref(), r.headers, d);
     }
 
     /// Keep a dead letter for the status page and metrics.
@@ -567,7 +568,7 @@ impl Sink {
             self.produce(
                 self.router.dead_letter(),
                 msg.key.as_deref(),
-                msg.value.as_deref(),
+                self.router.dead_letter_value(msg.value.as_deref()).as_deref(),
                 Some(hs),
                 dl,
             );

@@ -1,9 +1,10 @@
 //! Process-wide counters of a Kafka run, for the progress line, the final
 //! summary, `--max-records` and the metrics endpoint (`crate::telemetry`).
 
+use crate::sinks::health::SinkHealth;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What librdkafka's statistics last said about one assigned partition.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +80,7 @@ pub struct RunStats {
     /// How long each batch took in the pipeline.
     pub batch_seconds: BatchSeconds,
     partitions: Mutex<Vec<PartitionStat>>,
+    sinks: Mutex<Vec<Arc<SinkHealth>>>,
     recent_dead_letters: Mutex<std::collections::VecDeque<DeadLetterNote>>,
     fatal: Mutex<Option<String>>,
 }
@@ -132,8 +134,27 @@ impl RunStats {
         self.recent_dead_letters.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
-    /// One line: counts per destination.
+    /// Follow a destination other than Kafka (a table).
+    pub fn register_sink(&self, health: Arc<SinkHealth>) {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(health);
+    }
+
+    /// The destinations other than Kafka, in registration order.
+    pub fn sinks(&self) -> Vec<Arc<SinkHealth>> {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// One line: counts per destination, then each unreachable table.
     pub fn line(&self) -> String {
+        let mut line = self.counts();
+        for alarm in self.sinks().iter().filter_map(|s| s.alarm()) {
+            line.push_str(" | ");
+            line.push_str(&alarm);
+        }
+        line
+    }
+
+    fn counts(&self) -> String {
         format!(
             "in={} processed={} output={} feedback={} named={} dead_letter={} dropped={} delivered={} delivery_failed={}",
             Self::get(&self.records_in),
@@ -173,4 +194,29 @@ pub fn partition_stats(statistics: &rdkafka::Statistics) -> Vec<PartitionStat> {
 /// summary so a run shows what hostile plugins cost the host at most.
 pub fn peak_rss_mib() -> Option<u64> {
     Some(crate::procfs::kib("/proc/self/status", "VmHWM:")?.div_ceil(1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_shows_an_unreachable_table_until_it_takes_rows_again() {
+        let stats = RunStats::default();
+        let events = Arc::new(SinkHealth::new("tables.events"));
+        stats.register_sink(events.clone());
+        stats.register_sink(Arc::new(SinkHealth::new("tables.users")));
+        assert!(!stats.line().contains('|'), "{}", stats.line());
+        events.failed("connection refused");
+        let line = stats.line();
+        assert!(
+            line.ends_with(
+                " | tables.events UNAVAILABLE for 0s (1 retries, last: connection refused)"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("tables.users"), "{line}");
+        events.written(3, 0);
+        assert!(!stats.line().contains("UNAVAILABLE"), "{}", stats.line());
+    }
 }

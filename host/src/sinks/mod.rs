@@ -5,5 +5,6 @@
 //! input, whether its rows are stored, refused by the database (dead-letter)
 //! or waiting for the database to come back (retry, nothing committed).
 
+pub mod health;
 pub mod postgres;
 pub mod tables;

@@ -10,25 +10,27 @@
 //! is unreachable the write is retried with backoff, holding the batch; when
 //! the run stops meanwhile, the batch is abandoned uncommitted.
 
+use super::health::SinkHealth;
 use super::postgres::{RowResult, TableRow, TableSink, Unavailable};
 use crate::config::PipelineConfig;
 use crate::kafka::stats::RunStats;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Route};
 use crate::record::Record;
+use crate::router::{Destination, Router};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Dead-letter kind of an output the database refused.
 pub const SINK_FAILURE: &str = "sink";
 
 /// Every `[tables.NAME]` of a pipeline, connected and checked.
 pub struct Tables {
-    sinks: BTreeMap<String, Mutex<TableSink>>,
-    /// `topics.output`, when it names a table.
-    output: Option<String>,
+    sinks: BTreeMap<String, (Mutex<TableSink>, Arc<SinkHealth>)>,
+    /// Names each output's destination (the same router as the Kafka sink's).
+    router: Router,
     stop: AtomicBool,
 }
 
@@ -40,17 +42,20 @@ struct Taken {
 
 impl Tables {
     /// Connect to every table of the pipeline and check its mapping; `None`
-    /// when the pipeline has no tables.
-    pub fn open(cfg: &PipelineConfig) -> Result<Option<Self>> {
+    /// when the pipeline has no tables. Each table's health is registered
+    /// in `stats` (progress line, metrics).
+    pub fn open(cfg: &PipelineConfig, router: Router, stats: &RunStats) -> Result<Option<Self>> {
         if cfg.tables.is_empty() {
             return Ok(None);
         }
         let mut sinks = BTreeMap::new();
         for (name, table) in &cfg.tables {
-            sinks.insert(name.clone(), Mutex::new(TableSink::open(name, table, &cfg.base_dir)?));
+            let sink = Mutex::new(TableSink::open(name, table, &cfg.base_dir)?);
+            let health = Arc::new(SinkHealth::new(format!("tables.{name}")));
+            stats.register_sink(health.clone());
+            sinks.insert(name.clone(), (sink, health));
         }
-        let output = cfg.topics.output.clone().filter(|o| sinks.contains_key(o));
-        Ok(Some(Tables { sinks, output, stop: AtomicBool::new(false) }))
+        Ok(Some(Tables { sinks, router, stop: AtomicBool::new(false) }))
     }
 
     /// Stop retrying an unreachable database: the run is ending.
@@ -58,11 +63,11 @@ impl Tables {
         self.stop.store(true, Ordering::Relaxed);
     }
 
+    /// The table a route leads to, named as in `[tables.NAME]`.
     fn table_for(&self, route: &Route) -> Option<&str> {
-        match route {
-            Route::Output => self.output.as_deref(),
-            Route::Topic(t) => self.sinks.get_key_value(t).map(|(k, _)| k.as_str()),
-            Route::Feedback => None,
+        match self.router.destination(route) {
+            Ok(Destination::Table(t)) => self.sinks.get_key_value(t).map(|(k, _)| k.as_str()),
+            _ => None,
         }
     }
 
@@ -133,11 +138,12 @@ impl Tables {
                     value: o.value.as_deref().unwrap_or_default(),
                 })
                 .collect();
-            let mut sink = self.sinks[name].lock().unwrap_or_else(|p| p.into_inner());
+            let (sink, health) = &self.sinks[name];
+            let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
             // The signal is checked too: while a worker waits here, the consumer
             // loop may be blocked handing it records and not see the signal.
             let stop = || self.stop.load(Ordering::Relaxed) || crate::signals::requested();
-            let results = sink.write_retrying(&rows, &stop)?;
+            let results = sink.write_retrying(&rows, &stop, health)?;
             for (o, result) in outputs.iter().zip(results) {
                 if let RowResult::Refused(reason) = result {
                     outcomes[o.input].failures.push(Failure {

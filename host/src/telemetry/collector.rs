@@ -8,6 +8,7 @@ use crate::kafka::stats::RunStats;
 use crate::metrics;
 use crate::pipeline::Pipeline;
 use crate::reload::Reloader;
+use crate::sinks::health::SinkHealth;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -53,6 +54,12 @@ pub const RELOADS: &str = "wasp_reloads";
 pub const CONSUMER_LAG: &str = "wasp_consumer_lag_records";
 /// The committed offset of a partition, by `topic` and `partition`.
 pub const COMMITTED_OFFSET: &str = "wasp_committed_offset";
+/// Rows a table destination took or refused, by `sink` and `result`.
+pub const SINK_ROWS: &str = "wasp_sink_rows";
+/// Failed write attempts of a table destination (each retried), by `sink`.
+pub const SINK_RETRIES: &str = "wasp_sink_retries";
+/// 1 while a table destination's database is unreachable, by `sink`.
+pub const SINK_UNAVAILABLE: &str = "wasp_sink_unavailable";
 /// Time to run one batch through the pipeline's stages.
 pub const BATCH_DURATION: &str = "wasp_batch_duration_seconds";
 
@@ -289,6 +296,33 @@ impl Collector for RunCollector {
             "The group's committed offset of a partition",
             g,
             committed,
+        )?;
+
+        let sinks = s.sinks();
+        let sink = |h: &SinkHealth| vec![("sink", h.name().to_string())];
+        let rows = sinks.iter().flat_map(|h| {
+            [("stored", h.stored()), ("refused", h.refused())].map(|(result, n)| {
+                let mut labels = sink(h);
+                labels.push(("result", result.to_string()));
+                (labels, counter(n))
+            })
+        });
+        family(&mut e, SINK_ROWS, "Rows a table destination took or refused", c, rows)?;
+        let retries = sinks.iter().map(|h| (sink(h), counter(h.retries())));
+        family(
+            &mut e,
+            SINK_RETRIES,
+            "Failed write attempts of a table destination (the database unreachable), each retried",
+            c,
+            retries,
+        )?;
+        let down = sinks.iter().map(|h| (sink(h), ConstGauge::new(i64::from(h.down().is_some()))));
+        family(
+            &mut e,
+            SINK_UNAVAILABLE,
+            "1 while a table destination's database is unreachable (writes held and retried)",
+            g,
+            down,
         )?;
         Ok(())
     }

@@ -8,14 +8,14 @@ are generated at build time and not kept in the repository.
 from wit_world import exports
 from wit_world.imports import metrics, types
 
-from validate import ConfigError, LoginValidator, Reject
+from validate import ConfigError, Invalid, LoginValidator, Reject
 from wasp_adapter import Adapter
 
 
 class Processor(Adapter, exports.Processor):
     name = "login-validator"
     version = "0.1.0"
-    description = "checks username and password rules of login events; invalid ones go to feedback"
+    description = "checks username and password rules of login events; invalid ones go to feedback or the dead-letter topic"
     config_error = ConfigError
 
     def make(self, config: str):
@@ -31,6 +31,7 @@ class Processor(Adapter, exports.Processor):
             try:
                 feedback = stage.check(message.value)
             except Reject as r:
+                invalid += isinstance(r, Invalid)
                 verdicts.append(types.Verdict_Reject(r.reason))
                 continue
             if feedback is None:

@@ -21,6 +21,11 @@ pub struct TableConfig {
     pub password_env: Option<String>,
     /// File holding the password (first line); relative to the pipeline file.
     pub password_file: Option<PathBuf>,
+    /// PEM file of the certificate authority (or the self-signed server
+    /// certificate) that `sslmode=require` verifies the server against,
+    /// besides the system's roots; relative to the pipeline file.
+    #[serde(default)]
+    pub ssl_root_cert: Option<PathBuf>,
     /// The table, optionally schema-qualified (`audit.events`).
     pub table: String,
     /// Column → JSON field of the output value. A field starting with `/`
@@ -82,6 +87,15 @@ impl TableConfig {
         Ok(())
     }
 
+    /// `path` as given, or relative to the pipeline file's directory.
+    pub fn resolve(path: &Path, base_dir: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base_dir.join(path)
+        }
+    }
+
     /// The password from `password_env` or `password_file`, if either is set.
     pub fn password(&self, base_dir: &Path) -> Result<Option<String>> {
         if let Some(var) = &self.password_env {
@@ -91,7 +105,7 @@ impl TableConfig {
             return Ok(Some(pw));
         }
         if let Some(p) = &self.password_file {
-            let path = if p.is_absolute() { p.clone() } else { base_dir.join(p) };
+            let path = Self::resolve(p, base_dir);
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!("cannot read the PostgreSQL password file {}", path.display())
             })?;

@@ -16,12 +16,15 @@
 
 pub mod config;
 pub mod schema;
+pub mod tls;
 
 pub use config::{TableConfig, ORIGIN_COLUMNS};
 
+use crate::redact::pointer;
+use crate::sinks::health::SinkHealth;
 use anyhow::{Context, Result};
 use postgres::types::Type;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 use schema::{quote_ident, quote_table};
 use std::collections::HashMap;
 use std::path::Path;
@@ -76,6 +79,7 @@ pub struct TableSink {
     name: String,
     table: String,
     connect: postgres::Config,
+    tls: tls::Tls,
     client: Option<Client>,
     /// Insert columns in statement order, and where each value comes from.
     sources: Vec<Source>,
@@ -108,15 +112,6 @@ fn reason(e: &postgres::Error) -> String {
     }
 }
 
-/// JSON pointer for a mapped field: `/a/b` as is, a plain key escaped.
-fn pointer(field: &str) -> String {
-    if field.starts_with('/') {
-        field.to_string()
-    } else {
-        format!("/{}", field.replace('~', "~0").replace('/', "~1"))
-    }
-}
-
 /// A JSON value as the text PostgreSQL parses into the column.
 fn as_text(v: &serde_json::Value) -> Option<String> {
     match v {
@@ -139,8 +134,9 @@ impl TableSink {
             connect.password(pw);
         }
         connect.application_name("wasp").connect_timeout(Duration::from_secs(5));
-        let mut client = connect
-            .connect(NoTls)
+        let tls = tls::Tls::for_table(name, cfg, &connect, base_dir)?;
+        let mut client = tls
+            .connect(&connect)
             .with_context(|| format!("[tables.{name}] cannot connect to PostgreSQL"))?;
         let columns = schema::describe(&mut client, &cfg.table)?;
         schema::check(name, cfg, &columns)?;
@@ -165,6 +161,7 @@ impl TableSink {
             name: name.to_string(),
             table: cfg.table.clone(),
             connect,
+            tls,
             client: Some(client),
             sources,
             insert_head: format!("insert into {} ({quoted}) values ", quote_table(&cfg.table)),
@@ -211,8 +208,8 @@ impl TableSink {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements.clear();
             let client = self
-                .connect
-                .connect(NoTls)
+                .tls
+                .connect(&self.connect)
                 .map_err(|e| Unavailable { table: self.table.clone(), reason: reason(&e) })?;
             self.client = Some(client);
         }
@@ -336,17 +333,24 @@ impl TableSink {
 
     /// [`write`](Self::write) until the database takes it, waiting between
     /// attempts (doubling from 100 ms to 5 s). `stop` is asked before each
-    /// wait; when it says so, the last [`Unavailable`] is returned.
+    /// wait; when it says so, the last [`Unavailable`] is returned. Every
+    /// attempt's outcome goes to `health`.
     pub fn write_retrying(
         &mut self,
         rows: &[TableRow<'_>],
         stop: &dyn Fn() -> bool,
+        health: &SinkHealth,
     ) -> Result<Vec<RowResult>, Unavailable> {
         let mut wait = Duration::from_millis(100);
         loop {
             match self.write(rows) {
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    let refused = r.iter().filter(|r| **r != RowResult::Stored).count();
+                    health.written((r.len() - refused) as u64, refused as u64);
+                    return Ok(r);
+                }
                 Err(e) => {
+                    health.failed(&e.reason);
                     tracing::warn!("{e}; retrying in {wait:?}, nothing committed meanwhile");
                     if stop() {
                         return Err(e);
