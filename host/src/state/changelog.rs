@@ -150,7 +150,12 @@ impl KafkaChangelog {
             .set("enable.partition.eof", "false")
             // A compacted log may no longer hold the offset a read starts at.
             .set("auto.offset.reset", "earliest")
-            .set("fetch.message.max.bytes", "16777216");
+            .set("fetch.message.max.bytes", "16777216")
+            // A restore reads a log up to a barrier it knows is there: no
+            // point in long fetch waits or back-offs (librdkafka's 500 ms
+            // defaults made a read of a small log take over a second).
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.error.backoff.ms", "10");
         Ok(Arc::new(KafkaChangelog {
             jobs: Mutex::new(tx),
             stage_topic: wanted[0].0.clone(),
@@ -177,9 +182,13 @@ impl KafkaChangelog {
         jobs.send(job).map_err(|_| anyhow::anyhow!("the state changelog's writer has stopped"))
     }
 
-    /// Produce a barrier to `topic`/`partition` and wait until the broker
-    /// has it; its unique value is what a read waits for.
-    fn barrier(&self, topic: &str, partition: i32) -> Result<Vec<u8>> {
+    /// Produce a barrier to `topic`/`partition`: its unique value is what
+    /// a read waits for; the receiver says whether the broker took it.
+    fn barrier(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(Vec<u8>, Receiver<Result<(), String>>)> {
         let n = self.barriers.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -193,14 +202,7 @@ impl KafkaChangelog {
             value: token.clone(),
             delivery: Box::new(Delivery::Barrier(tx)),
         })?;
-        match rx.recv_timeout(READ_STALL) {
-            Ok(Ok(())) => Ok(token),
-            Ok(Err(e)) => bail!("writing a read barrier to {topic}/{partition}: {e}"),
-            Err(_) => bail!(
-                "the broker did not take a read barrier on {topic}/{partition} within {} s",
-                READ_STALL.as_secs()
-            ),
-        }
+        Ok((token, rx))
     }
 }
 
@@ -229,7 +231,9 @@ impl Backend for KafkaChangelog {
         each: &mut dyn FnMut(i64, &[u8]) -> Result<()>,
     ) -> Result<i64> {
         let (topic, partition) = self.place(part);
-        let token = self.barrier(topic, partition)?;
+        // The barrier is produced while the reader starts: the read ends
+        // when it is seen, which can only be after the broker took it.
+        let (token, taken) = self.barrier(topic, partition)?;
         let consumer: BaseConsumer =
             self.reader.create().context("creating the state changelog's reader")?;
         let mut tpl = TopicPartitionList::new();
@@ -238,6 +242,9 @@ impl Backend for KafkaChangelog {
         consumer.assign(&tpl)?;
         let mut progress = Instant::now();
         loop {
+            if let Ok(Err(e)) = taken.try_recv() {
+                bail!("writing a read barrier to {topic}/{partition}: {e}");
+            }
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => {
                     progress = Instant::now();
@@ -263,29 +270,6 @@ impl Backend for KafkaChangelog {
     }
 }
 
-/// The store of a `wasp run`: with `[state] changelog`, in memory over
-/// the pipeline's changelog, its stage-scoped part restored (partitions
-/// are restored as they are assigned); otherwise the file or memory.
-pub fn open_store(cfg: &PipelineConfig) -> Result<StateStore> {
-    if !cfg.state.changelog {
-        return match &cfg.state.path {
-            Some(p) => StateStore::open(&cfg.resolve(p)),
-            None => Ok(StateStore::in_memory()),
-        };
-    }
-    let log = KafkaChangelog::open(cfg)?;
-    let store = StateStore::with_backend(log);
-    let done = super::restore::restore(&store, &Part::Stage)?;
-    tracing::info!(
-        sets = done.sets,
-        bytes = done.bytes,
-        ms = done.took.as_millis() as u64,
-        "stage-scoped state restored from {}",
-        stage_topic(cfg)
-    );
-    Ok(store)
-}
-
 /// Produce each job in order, waiting while librdkafka's queue is full.
 fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
     while let Ok(job) = jobs.recv() {
@@ -302,8 +286,10 @@ fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
                 }
                 Err((e, back)) => {
                     tracing::error!(topic = %job.topic, "state changelog write refused: {e}");
-                    if let Delivery::Set(Some(h)) = *back.delivery_opaque {
-                        h.fail();
+                    match *back.delivery_opaque {
+                        Delivery::Set(Some(h)) => h.fail(),
+                        Delivery::Barrier(tx) => drop(tx.send(Err(e.to_string()))),
+                        Delivery::Set(None) => {}
                     }
                     break;
                 }
@@ -327,6 +313,29 @@ fn partition_count(
         .iter()
         .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
         .map(|t| i32::try_from(t.partitions().len()).unwrap_or(i32::MAX)))
+}
+
+/// The store of a `wasp run`: with `[state] changelog`, in memory over
+/// the pipeline's changelog, its stage-scoped part restored (partitions
+/// are restored as they are assigned); otherwise the file or memory.
+pub fn open_store(cfg: &PipelineConfig) -> Result<StateStore> {
+    if !cfg.state.changelog {
+        return match &cfg.state.path {
+            Some(p) => StateStore::open(&cfg.resolve(p)),
+            None => Ok(StateStore::in_memory()),
+        };
+    }
+    let log = KafkaChangelog::open(cfg)?;
+    let store = StateStore::with_backend(log);
+    let done = super::restore::restore(&store, &Part::Stage)?;
+    tracing::info!(
+        sets = done.sets,
+        bytes = done.bytes,
+        ms = done.took.as_millis() as u64,
+        "stage-scoped state restored from {}",
+        stage_topic(cfg)
+    );
+    Ok(store)
 }
 
 /// Create the changelog topics, compacted; a present one must have exactly
