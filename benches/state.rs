@@ -154,7 +154,11 @@ fn throughput(bootstrap: &str, dir: &Path, opts: &Options, mode: Mode) -> Result
         .stderr(std::fs::File::create(file.with_extension("log"))?)
         .status()?;
     let wall = started.elapsed();
-    anyhow::ensure!(status.success(), "wasp run failed: see {}", file.with_extension("log").display());
+    anyhow::ensure!(
+        status.success(),
+        "wasp run failed: see {}",
+        file.with_extension("log").display()
+    );
     let outs = admin::read_topic(bootstrap, &output, Duration::from_secs(2), None)?;
     let stamps: Vec<i64> = outs.iter().filter_map(|r| r.timestamp).collect();
     let (first, last) = (stamps.iter().min().copied(), stamps.iter().max().copied());

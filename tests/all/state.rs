@@ -130,6 +130,32 @@ tally = true",
     assert_eq!(tallies(&pipeline), ones(&[7]), "the accepted version's init ran on the swap");
 }
 
+#[test]
+fn a_replayed_batch_applies_no_state_twice_and_the_position_says_where_to_resume() {
+    let Started { pipeline, mut instance, .. } = start(
+        "state-replay",
+        "mode = \"panic\"
+poison_id = 99
+tally = true",
+    );
+    // As a Kafka worker runs a batch: a hold on its inputs, positions
+    // recorded with the writes.
+    let tracker = std::sync::Arc::new(wasp::offsets::OffsetTracker::default());
+    let batch = |instance: &mut PipelineInstance, ids| {
+        instance.set_batch(Some(tracker.hold(0)));
+        instance.process(&info(), &records(ids));
+        instance.set_batch(None);
+    };
+    batch(&mut instance, 1..=6);
+    assert_eq!(instance.resume_at(&info().topic, info().partition), Some(7));
+    // After a crash the uncommitted tail comes again, overlapping what the
+    // state holds: 4..=6 are not tallied twice, 7..=8 are new.
+    batch(&mut instance, 4..=8);
+    assert_eq!(tallies(&pipeline), ones(&[1, 2, 3, 4, 5, 6, 7, 8]));
+    assert_eq!(instance.resume_at(&info().topic, info().partition), Some(9));
+    assert_eq!(instance.resume_at("other", 0), None);
+}
+
 // ---- State in Kafka (issue 15, items 1, 3 and 4): `wasp run` processes
 // over the broker with `[state] changelog = true`.
 
@@ -179,7 +205,11 @@ fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
         &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
         &format!(
             "[state]\nchangelog = true\n{}",
-            broker::stage("detect", "anomaly", "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16")
+            broker::stage(
+                "detect",
+                "anomaly",
+                "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16"
+            )
         ),
     );
     let a = Wasp::start(&p, &[], "a");
@@ -275,7 +305,11 @@ fn a_process_with_no_local_files_restores_a_learned_correction_from_kafka() {
     let a = Wasp::start(&learning, &[], "a");
     assert!(a.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", a.log());
     assert_eq!(classify_until(&input, &output, 1, "a"), Some(1), "{}", a.log());
-    broker::produce(&corrections, &[("1".into(), br#"{"id":1,"correct_label":"b"}"#.to_vec())], None);
+    broker::produce(
+        &corrections,
+        &[("1".into(), br#"{"id":1,"correct_label":"b"}"#.to_vec())],
+        None,
+    );
     let learned = classify_until(&input, &output, 2, "b");
     assert!(learned.is_some(), "the correction was never learned:\n{}", a.log());
     // Learned just before a kill -9: no graceful stop, no state file.
@@ -338,9 +372,7 @@ fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_chang
             }
         }
     }
-    let want: std::collections::BTreeMap<String, Vec<String>> = (0..10)
-        .filter(|&i| i != 5)
-        .map(|i| (i.to_string(), vec!["1".to_string()]))
-        .collect();
+    let want: std::collections::BTreeMap<String, Vec<String>> =
+        (0..10).filter(|&i| i != 5).map(|i| (i.to_string(), vec!["1".to_string()])).collect();
     assert_eq!(seen, want, "each tally written once, as 1; nothing of record 5");
 }

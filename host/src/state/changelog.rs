@@ -99,7 +99,9 @@ pub struct KafkaChangelog {
 
 /// Topic names may hold letters, digits, '.', '_' and '-'.
 fn topic_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect()
 }
 
 /// The changelog topic of the stage-scoped state of `cfg`'s pipeline.

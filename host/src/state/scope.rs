@@ -247,4 +247,3 @@ impl StateScope {
         keys.into_iter().map(|k| k[ns.len()..].to_string()).collect()
     }
 }
-

@@ -329,4 +329,3 @@ impl StateStore {
         snapshot::save(path, &map)
     }
 }
-

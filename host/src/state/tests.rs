@@ -2,112 +2,112 @@
 
 use super::{StateScope, StateStore};
 
-    #[test]
-    fn a_stage_s_bytes_count_its_keys_and_values_in_every_scope_only() {
-        let store = StateStore::in_memory();
-        let mut a = StateScope::new(store.clone(), "p", "a");
-        a.set_partition("t", 0);
-        let mut b = StateScope::new(store, "p", "b");
-        a.set(false, "model", vec![0; 100], usize::MAX).unwrap();
-        a.set(true, "window", vec![0; 10], usize::MAX).unwrap();
-        b.set(false, "other", vec![0; 1000], usize::MAX).unwrap();
-        let keys = "p/a/stage/model".len() + "p/a/partition/t/0/window".len();
-        assert_eq!(a.bytes(), keys + 110);
-        a.delete(false, "model");
-        assert_eq!(a.bytes(), "p/a/partition/t/0/window".len() + 10);
-    }
+#[test]
+fn a_stage_s_bytes_count_its_keys_and_values_in_every_scope_only() {
+    let store = StateStore::in_memory();
+    let mut a = StateScope::new(store.clone(), "p", "a");
+    a.set_partition("t", 0);
+    let mut b = StateScope::new(store, "p", "b");
+    a.set(false, "model", vec![0; 100], usize::MAX).unwrap();
+    a.set(true, "window", vec![0; 10], usize::MAX).unwrap();
+    b.set(false, "other", vec![0; 1000], usize::MAX).unwrap();
+    let keys = "p/a/stage/model".len() + "p/a/partition/t/0/window".len();
+    assert_eq!(a.bytes(), keys + 110);
+    a.delete(false, "model");
+    assert_eq!(a.bytes(), "p/a/partition/t/0/window".len() + 10);
+}
 
-    #[test]
-    fn held_back_writes_are_read_back_by_their_call_and_seen_by_others_only_on_commit() {
-        let store = StateStore::in_memory();
-        let mut call = StateScope::new(store.clone(), "p", "s");
-        let other = StateScope::new(store.clone(), "p", "s");
-        call.set(false, "kept", b"1".to_vec(), usize::MAX).unwrap();
-        call.begin();
-        call.set(false, "new", b"2".to_vec(), usize::MAX).unwrap();
-        call.delete(false, "kept");
-        assert_eq!(call.get(false, "new"), Some(b"2".to_vec()));
-        assert_eq!(call.get(false, "kept"), None);
-        assert_eq!(call.keys(false, ""), vec!["new".to_string()]);
-        assert_eq!(other.keys(false, ""), vec!["kept".to_string()]);
-        call.commit();
-        assert_eq!(other.keys(false, ""), vec!["new".to_string()]);
-        assert_eq!(other.bytes(), "p/s/stage/new".len() + 1);
-    }
+#[test]
+fn held_back_writes_are_read_back_by_their_call_and_seen_by_others_only_on_commit() {
+    let store = StateStore::in_memory();
+    let mut call = StateScope::new(store.clone(), "p", "s");
+    let other = StateScope::new(store.clone(), "p", "s");
+    call.set(false, "kept", b"1".to_vec(), usize::MAX).unwrap();
+    call.begin();
+    call.set(false, "new", b"2".to_vec(), usize::MAX).unwrap();
+    call.delete(false, "kept");
+    assert_eq!(call.get(false, "new"), Some(b"2".to_vec()));
+    assert_eq!(call.get(false, "kept"), None);
+    assert_eq!(call.keys(false, ""), vec!["new".to_string()]);
+    assert_eq!(other.keys(false, ""), vec!["kept".to_string()]);
+    call.commit();
+    assert_eq!(other.keys(false, ""), vec!["new".to_string()]);
+    assert_eq!(other.bytes(), "p/s/stage/new".len() + 1);
+}
 
-    #[test]
-    fn discarded_writes_leave_the_store_as_it_was() {
-        let store = StateStore::in_memory();
-        let mut call = StateScope::new(store.clone(), "p", "s");
-        call.set(false, "kept", b"1".to_vec(), usize::MAX).unwrap();
-        call.begin();
-        call.set(false, "kept", b"changed".to_vec(), usize::MAX).unwrap();
-        call.delete(false, "kept");
-        call.set(false, "new", b"2".to_vec(), usize::MAX).unwrap();
-        call.discard();
-        assert_eq!(call.get(false, "kept"), Some(b"1".to_vec()));
-        assert_eq!(call.keys(false, ""), vec!["kept".to_string()]);
-        assert_eq!(store.keys("p/s/"), vec!["p/s/stage/kept".to_string()]);
-    }
+#[test]
+fn discarded_writes_leave_the_store_as_it_was() {
+    let store = StateStore::in_memory();
+    let mut call = StateScope::new(store.clone(), "p", "s");
+    call.set(false, "kept", b"1".to_vec(), usize::MAX).unwrap();
+    call.begin();
+    call.set(false, "kept", b"changed".to_vec(), usize::MAX).unwrap();
+    call.delete(false, "kept");
+    call.set(false, "new", b"2".to_vec(), usize::MAX).unwrap();
+    call.discard();
+    assert_eq!(call.get(false, "kept"), Some(b"1".to_vec()));
+    assert_eq!(call.keys(false, ""), vec!["kept".to_string()]);
+    assert_eq!(store.keys("p/s/"), vec!["p/s/stage/kept".to_string()]);
+}
 
-    #[test]
-    fn the_quota_counts_held_back_writes() {
-        let store = StateStore::in_memory();
-        let mut call = StateScope::new(store, "p", "s");
-        call.begin();
-        // "p/s/stage/a" is 11 bytes: 11 + 9 = 20 each.
-        call.set(false, "a", vec![0; 9], 40).unwrap();
-        call.set(false, "b", vec![0; 9], 40).unwrap();
-        let err = call.set(false, "c", vec![0; 9], 40).unwrap_err();
-        assert_eq!((err.used, err.wanted), (40, 20), "{err}");
-        call.delete(false, "a");
-        call.set(false, "c", vec![0; 9], 40).unwrap();
-        call.commit();
-        assert_eq!(call.bytes(), 40);
-    }
+#[test]
+fn the_quota_counts_held_back_writes() {
+    let store = StateStore::in_memory();
+    let mut call = StateScope::new(store, "p", "s");
+    call.begin();
+    // "p/s/stage/a" is 11 bytes: 11 + 9 = 20 each.
+    call.set(false, "a", vec![0; 9], 40).unwrap();
+    call.set(false, "b", vec![0; 9], 40).unwrap();
+    let err = call.set(false, "c", vec![0; 9], 40).unwrap_err();
+    assert_eq!((err.used, err.wanted), (40, 20), "{err}");
+    call.delete(false, "a");
+    call.set(false, "c", vec![0; 9], 40).unwrap();
+    call.commit();
+    assert_eq!(call.bytes(), 40);
+}
 
-    #[test]
-    fn scopes_do_not_see_each_other_and_state_survives_reopen() {
-        let dir = std::env::temp_dir().join(format!("wasp-state-{}", std::process::id()));
-        let path = dir.join("state.json");
-        let store = StateStore::open(&path).unwrap();
-        let mut a = StateScope::new(store.clone(), "p", "knn");
-        let b = StateScope::new(store.clone(), "p", "other");
-        a.set(false, "model/1", b"x".to_vec(), usize::MAX).unwrap();
-        a.set_partition("t", 3);
-        a.set(true, "window", b"w".to_vec(), usize::MAX).unwrap();
-        assert_eq!(b.get(false, "model/1"), None);
-        assert_eq!(a.keys(false, "model/"), vec!["model/1".to_string()]);
-        store.flush().unwrap();
-        let again = StateScope::new(StateStore::open(&path).unwrap(), "p", "knn");
-        assert_eq!(again.get(false, "model/1"), Some(b"x".to_vec()));
-        std::fs::remove_dir_all(dir).unwrap();
-    }
+#[test]
+fn scopes_do_not_see_each_other_and_state_survives_reopen() {
+    let dir = std::env::temp_dir().join(format!("wasp-state-{}", std::process::id()));
+    let path = dir.join("state.json");
+    let store = StateStore::open(&path).unwrap();
+    let mut a = StateScope::new(store.clone(), "p", "knn");
+    let b = StateScope::new(store.clone(), "p", "other");
+    a.set(false, "model/1", b"x".to_vec(), usize::MAX).unwrap();
+    a.set_partition("t", 3);
+    a.set(true, "window", b"w".to_vec(), usize::MAX).unwrap();
+    assert_eq!(b.get(false, "model/1"), None);
+    assert_eq!(a.keys(false, "model/"), vec!["model/1".to_string()]);
+    store.flush().unwrap();
+    let again = StateScope::new(StateStore::open(&path).unwrap(), "p", "knn");
+    assert_eq!(again.get(false, "model/1"), Some(b"x".to_vec()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
 
-    #[test]
-    fn the_quota_counts_every_scope_of_the_stage_and_deleting_makes_room() {
-        let store = StateStore::in_memory();
-        let mut a = StateScope::new(store.clone(), "p", "s");
-        let mut other = StateScope::new(store.clone(), "p", "t");
-        // "p/s/stage/k" is 11 bytes; with a 10-byte value 21.
-        a.set(false, "k", vec![0; 10], 60).unwrap();
-        a.set_partition("topic", 0);
-        a.set(true, "w", vec![0; 10], 60).unwrap(); // "p/s/partition/topic/0/w" = 23 + 10
-        let err = a.set(false, "k2", vec![0; 10], 60).unwrap_err();
-        assert_eq!((err.used, err.wanted, err.quota), (54, 22, 60), "{err}");
-        assert!(err.to_string().contains("state_mib"), "{err}");
-        // Other stages have their own quota.
-        other.set(false, "k", vec![0; 30], 50).unwrap();
-        // Replacing with a smaller value is taken even when over quota.
-        a.set(false, "k", vec![0; 5], 10).unwrap();
-        a.delete(true, "w");
-        a.set(false, "k2", vec![0; 10], 50).unwrap();
-        assert_eq!(a.keys(false, ""), vec!["k".to_string(), "k2".to_string()]);
-        // A store written around the scope (state loaded from a file, say)
-        // is counted again.
-        store.set("p/s/stage/big".into(), vec![0; 100]);
-        assert!(a.set(false, "k3", vec![0], 100).is_err());
-    }
+#[test]
+fn the_quota_counts_every_scope_of_the_stage_and_deleting_makes_room() {
+    let store = StateStore::in_memory();
+    let mut a = StateScope::new(store.clone(), "p", "s");
+    let mut other = StateScope::new(store.clone(), "p", "t");
+    // "p/s/stage/k" is 11 bytes; with a 10-byte value 21.
+    a.set(false, "k", vec![0; 10], 60).unwrap();
+    a.set_partition("topic", 0);
+    a.set(true, "w", vec![0; 10], 60).unwrap(); // "p/s/partition/topic/0/w" = 23 + 10
+    let err = a.set(false, "k2", vec![0; 10], 60).unwrap_err();
+    assert_eq!((err.used, err.wanted, err.quota), (54, 22, 60), "{err}");
+    assert!(err.to_string().contains("state_mib"), "{err}");
+    // Other stages have their own quota.
+    other.set(false, "k", vec![0; 30], 50).unwrap();
+    // Replacing with a smaller value is taken even when over quota.
+    a.set(false, "k", vec![0; 5], 10).unwrap();
+    a.delete(true, "w");
+    a.set(false, "k2", vec![0; 10], 50).unwrap();
+    assert_eq!(a.keys(false, ""), vec!["k".to_string(), "k2".to_string()]);
+    // A store written around the scope (state loaded from a file, say)
+    // is counted again.
+    store.set("p/s/stage/big".into(), vec![0; 100]);
+    assert!(a.set(false, "k3", vec![0], 100).is_err());
+}
 
 mod changelog {
     use crate::offsets::OffsetTracker;
