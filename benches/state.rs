@@ -139,7 +139,7 @@ struct Throughput {
 fn throughput(bootstrap: &str, dir: &Path, opts: &Options, mode: Mode) -> Result<Throughput> {
     let name = unique("st");
     let (input, output, dlq) = (format!("{name}-in"), format!("{name}-out"), format!("{name}-dlq"));
-    admin::create_topics(bootstrap, &[input.clone()], opts.partitions)?;
+    admin::create_topics(bootstrap, std::slice::from_ref(&input), opts.partitions)?;
     admin::create_topics(bootstrap, &[output.clone(), dlq.clone()], 1)?;
     fill(bootstrap, &input, opts.records)?;
     let file = dir.join(format!("{name}.toml"));
@@ -191,7 +191,7 @@ struct Restore {
 fn restore(bootstrap: &str, mib: usize) -> Result<Restore> {
     let name = unique(&format!("rs{mib}"));
     let input = format!("{name}-in");
-    admin::create_topics(bootstrap, &[input.clone()], 1)?;
+    admin::create_topics(bootstrap, std::slice::from_ref(&input), 1)?;
     let cfg = changelog_cfg(&name, &input)?;
     let tracker = Arc::new(OffsetTracker::default());
     let started = Instant::now();

@@ -42,8 +42,11 @@ enum Delivery {
     /// A write set: its batch's hold, released when delivered.
     Set(Option<Arc<Hold>>),
     /// A barrier: who waits for it.
-    Barrier(SyncSender<Result<(), String>>),
+    Barrier(SyncSender<Taken>),
 }
+
+/// Whether the broker took a barrier (the error if not).
+type Taken = Result<(), String>;
 
 /// Delivery reports: release holds, fail them on a lost write.
 struct LogContext;
@@ -186,11 +189,7 @@ impl KafkaChangelog {
 
     /// Produce a barrier to `topic`/`partition`: its unique value is what
     /// a read waits for; the receiver says whether the broker took it.
-    fn barrier(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Result<(Vec<u8>, Receiver<Result<(), String>>)> {
+    fn barrier(&self, topic: &str, partition: i32) -> Result<(Vec<u8>, Receiver<Taken>)> {
         let n = self.barriers.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
