@@ -15,9 +15,10 @@ use super::backend::Backend;
 use super::keys::Part;
 use super::store::StateStore;
 use crate::config::PipelineConfig;
+use crate::kafka::declared;
 use crate::offsets::Hold;
 use anyhow::{bail, Context, Result};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -32,8 +33,6 @@ use std::time::{Duration, Instant};
 /// The record key of barriers (write sets have hex digests as keys): one
 /// key, so a compacting broker keeps only the last barrier.
 const BARRIER_KEY: &[u8] = b"wasp:barrier";
-/// How long admin and metadata requests may take.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A read that makes no progress for this long fails.
 const READ_STALL: Duration = Duration::from_secs(60);
 
@@ -129,7 +128,8 @@ impl KafkaChangelog {
         let mut wanted = vec![(stage_topic(cfg), 1)];
         let mut partition_topics = BTreeMap::new();
         for s in sources {
-            let n = partition_count(admin.inner(), s)?.with_context(|| {
+            let found = declared::counts(admin.inner(), std::iter::once(s))?;
+            let n = found.get(s.as_str()).copied().with_context(|| {
                 format!(
                     "topic '{s}' does not exist: the state changelog needs its partition count \
                      (create it first, or declare it under [topics.partitions])"
@@ -301,21 +301,6 @@ fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
     let _ = producer.flush(Duration::from_secs(30));
 }
 
-/// Partitions of `topic`, `None` if the broker reports none.
-fn partition_count(
-    client: &rdkafka::client::Client<DefaultClientContext>,
-    topic: &str,
-) -> Result<Option<i32>> {
-    let md = client
-        .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
-        .with_context(|| format!("reading the metadata of topic '{topic}'"))?;
-    Ok(md
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-        .map(|t| i32::try_from(t.partitions().len()).unwrap_or(i32::MAX)))
-}
-
 /// The store of a `wasp run`: with `[state] changelog`, in memory over
 /// the pipeline's changelog, its stage-scoped part restored (partitions
 /// are restored as they are assigned); otherwise the file or memory.
@@ -342,26 +327,13 @@ pub fn open_store(cfg: &PipelineConfig) -> Result<StateStore> {
 /// Create the changelog topics, compacted; a present one must have exactly
 /// its source's partition count (partition p's state lives in p).
 fn create(admin: &AdminClient<DefaultClientContext>, wanted: &[(String, i32)]) -> Result<()> {
-    let topics: Vec<NewTopic<'_>> = wanted
-        .iter()
-        .map(|(name, n)| {
-            NewTopic::new(name, *n, TopicReplication::Fixed(1)).set("cleanup.policy", "compact")
-        })
-        .collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
-    let results = rt
-        .block_on(admin.create_topics(&topics, &opts))
-        .context("creating the state changelog topics")?;
-    for r in results {
-        match r {
-            Ok(name) => tracing::info!(topic = name, "created a state changelog topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => bail!("cannot create the state changelog topic '{name}': {code}"),
-        }
+    let compacted = [("cleanup.policy", "compact")];
+    for name in declared::create_missing(admin, wanted, &compacted, "of the state changelog")? {
+        tracing::info!(topic = name, "created a state changelog topic");
     }
+    let found = declared::counts(admin.inner(), wanted.iter().map(|(n, _)| n))?;
     for (name, want) in wanted {
-        match partition_count(admin.inner(), name)? {
+        match found.get(name).copied() {
             Some(have) if have == *want => {}
             Some(have) => bail!(
                 "the state changelog topic '{name}' has {have} partition(s) but needs {want} (one \
