@@ -20,6 +20,7 @@ mod postgres;
 mod reload;
 mod routing;
 mod sandbox;
+mod scaleout;
 mod stack;
 mod state;
 mod telemetry;

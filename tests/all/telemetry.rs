@@ -8,13 +8,13 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 /// A free loopback port (bound, then released for wasp to take).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `GET path` over HTTP/1.0: the status line, headers and body, or None
 /// while nothing listens yet.
-fn get(port: u16, path: &str) -> Option<(String, String)> {
+pub(crate) fn get(port: u16, path: &str) -> Option<(String, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
@@ -25,7 +25,7 @@ fn get(port: u16, path: &str) -> Option<(String, String)> {
 }
 
 /// Samples of the text format: `name{labels}` -> value.
-fn samples(body: &str) -> BTreeMap<String, f64> {
+pub(crate) fn samples(body: &str) -> BTreeMap<String, f64> {
     body.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {

@@ -4,6 +4,7 @@
 //! Only librdkafka is spoken here; nothing depends on a particular broker.
 
 pub mod admin;
+pub mod corrections;
 pub mod declared;
 pub mod headers;
 pub mod partitions;

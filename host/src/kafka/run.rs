@@ -1,6 +1,7 @@
 //! `wasp run`: a pipeline against Kafka until stopped, idle, or a record
 //! budget is spent; then a graceful shutdown that drains, flushes and commits.
 
+use super::corrections::CorrectionsReader;
 use super::sink::Sink;
 use super::source::SourceContext;
 use super::stats::RunStats;
@@ -128,7 +129,11 @@ impl Progress {
 const BURST: usize = 1024;
 
 /// Queue a polled record for its worker and count it.
-fn dispatch(ctx: &SourceContext, m: &rdkafka::message::BorrowedMessage<'_>, stats: &RunStats) {
+pub(super) fn dispatch(
+    ctx: &SourceContext,
+    m: &rdkafka::message::BorrowedMessage<'_>,
+    stats: &RunStats,
+) {
     if ctx.dispatch(m) {
         RunStats::inc(&stats.records_in, 1);
     } else {
@@ -143,7 +148,7 @@ fn dispatch(ctx: &SourceContext, m: &rdkafka::message::BorrowedMessage<'_>, stat
 
 /// Broker outages surface as poll errors; librdkafka reconnects by itself,
 /// so they are logged at most every 5 s.
-fn kafka_error(e: &rdkafka::error::KafkaError, last_error: &mut Option<Instant>) {
+pub(crate) fn kafka_error(e: &rdkafka::error::KafkaError, last_error: &mut Option<Instant>) {
     if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
         tracing::warn!("Kafka: {e} (retrying)");
         *last_error = Some(Instant::now());
@@ -163,7 +168,8 @@ pub fn run(
     super::declared::ensure(cfg)?;
     let fuel = cfg.stages.iter().any(|s| s.limits.fuel.is_some());
     let engine = Engine::new(&EngineOptions { fuel, ..Default::default() })?;
-    let state = crate::state::changelog::open_store(cfg)?;
+    // The follower applies other processes' stage writes while the run lasts.
+    let (state, _follower) = crate::state::changelog::open_store(cfg)?;
     let pipeline = Arc::new(Pipeline::load_with(&engine, cfg, state)?);
     let stats = opts.stats.clone().unwrap_or_default();
     let stop_watch = Arc::new(AtomicBool::new(false));
@@ -217,14 +223,17 @@ pub fn run(
         batch: cfg.batch,
         stats: stats.clone(),
     };
-    let ctx = SourceContext::new(shared, cfg.topics.corrections.clone(), shutdown_timeout);
+    let corrections = match &cfg.topics.corrections {
+        Some(t) => Some(CorrectionsReader::start(cfg, shared.clone(), t.clone())?),
+        None => None,
+    };
+    let ctx = SourceContext::new(shared, None, shutdown_timeout);
     let consumer: Arc<BaseConsumer<SourceContext>> = Arc::new(
         super::consumer_config(cfg)
             .create_with_context(ctx)
             .context("creating the Kafka consumer")?,
     );
-    let mut topics: Vec<&str> = cfg.topics.input.iter().map(String::as_str).collect();
-    topics.extend(cfg.topics.corrections.as_deref());
+    let topics: Vec<&str> = cfg.topics.input.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).context("subscribing to the input topics")?;
     tracing::info!(brokers = %cfg.bootstrap_servers(), group = %cfg.group_id(), ?topics, "pipeline '{}' running", cfg.name);
 
@@ -313,6 +322,9 @@ pub fn run(
     sink.stop_retrying();
     let deadline = Instant::now() + shutdown_timeout;
     let offsets = consumer.context().stop_all(deadline);
+    if let Some(reader) = corrections {
+        reader.stop(deadline);
+    }
     let delivered = sink.flush(deadline);
     let committed = commit_before(&consumer, &offsets, deadline + Duration::from_secs(1));
     pipeline.state.flush().context("saving plugin state")?;

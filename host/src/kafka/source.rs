@@ -147,7 +147,9 @@ impl SourceContext {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn start(&self, topic: &str, partition: i32) {
+    /// Start a worker for `topic`/`partition` (the group's rebalance
+    /// callbacks, or an assigning reader, call this).
+    pub(super) fn start(&self, topic: &str, partition: i32) {
         let mode =
             if self.corrections.as_deref() == Some(topic) { Mode::Learn } else { Mode::Process };
         tracing::info!(topic, partition, ?mode, "partition assigned");

@@ -46,6 +46,33 @@ impl StageRunner {
         }
     }
 
+    /// Corrections read again (a restart resumes reading from the oldest
+    /// position of the stages): those before `from` were learned already
+    /// and their effect is in the state, so they are dropped here rather
+    /// than learned twice.
+    fn learn_new(
+        &mut self,
+        info: &BatchInfo,
+        msgs: &[Record],
+        from: i64,
+        caps: &OutputCaps,
+    ) -> Vec<Result<Verdict, Fault>> {
+        let new: Vec<Record> = msgs.iter().filter(|m| m.offset >= from).cloned().collect();
+        tracing::debug!(
+            stage = %self.spec.name,
+            skipped = msgs.len() - new.len(),
+            "corrections learned before; not learned again"
+        );
+        let mut results =
+            if new.is_empty() { Vec::new() } else { self.run(info, &new, true, caps) }.into_iter();
+        msgs.iter()
+            .map(|m| match m.offset < from {
+                true => Ok(Verdict::Drop),
+                false => results.next().expect("run gives one result per record"),
+            })
+            .collect()
+    }
+
     /// One result per record; a failed batch is retried record by record.
     /// Verdicts over the output caps become contract faults here, so every
     /// failure of the plugin counts towards disabling the stage, which can
@@ -58,6 +85,13 @@ impl StageRunner {
         learn: bool,
         caps: &OutputCaps,
     ) -> Vec<Result<Verdict, Fault>> {
+        if learn {
+            if let Some(from) = self.instance.learned_to(info) {
+                if msgs.iter().any(|m| m.offset < from) {
+                    return self.learn_new(info, msgs, from, caps);
+                }
+            }
+        }
         let spec = self.spec.clone();
         spec.metrics.add(metrics::RECORDS_IN, msgs.len() as u64);
         let refused = || {

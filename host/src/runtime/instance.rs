@@ -291,6 +291,9 @@ impl PluginInstance {
         // The call's state writes count only if the call succeeded.
         let state = &mut self.store.data_mut().state;
         if result.is_ok() {
+            if let (Call::Learn, Some(last)) = (call, batch.last()) {
+                state.record_position(&info.topic, info.partition, last.offset + 1);
+            }
             let replayed = state.commit();
             if replayed > 0 {
                 tracing::debug!(
@@ -316,6 +319,13 @@ impl PluginInstance {
     /// Run `process` on a batch; one verdict per record or a fault.
     pub fn process(&mut self, info: &BatchInfo, batch: &[Record]) -> Result<Vec<Verdict>, Fault> {
         self.call(Call::Process, info, batch)
+    }
+
+    /// The next offset of `info`'s partition this stage has to learn
+    /// (`None`: nothing learned from it yet). Corrections before it were
+    /// learned already, and their effect is in the state.
+    pub fn learned_to(&self, info: &BatchInfo) -> Option<i64> {
+        self.store.data().state.position(&info.topic, info.partition)
     }
 
     /// Run `learn` on a batch of corrections.

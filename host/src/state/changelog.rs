@@ -22,6 +22,7 @@ use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message as _, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -32,7 +33,10 @@ use std::time::{Duration, Instant};
 
 /// The record key of barriers (write sets have hex digests as keys): one
 /// key, so a compacting broker keeps only the last barrier.
-const BARRIER_KEY: &[u8] = b"wasp:barrier";
+pub(super) const BARRIER_KEY: &[u8] = b"wasp:barrier";
+/// The header naming the process that wrote a stage-part write set, so
+/// the process following the stage log (`super::follow`) skips its own.
+pub(super) const ORIGIN_HEADER: &str = "wasp-origin";
 /// A read that makes no progress for this long fails.
 const READ_STALL: Duration = Duration::from_secs(60);
 
@@ -84,6 +88,8 @@ struct Job {
     partition: i32,
     key: Vec<u8>,
     value: Vec<u8>,
+    /// This process's origin header (stage-part write sets only).
+    origin: Option<Arc<[u8]>>,
     delivery: Box<Delivery>,
 }
 
@@ -95,8 +101,10 @@ pub struct KafkaChangelog {
     /// Source topic → its changelog topic.
     partition_topics: BTreeMap<String, String>,
     /// For the consumers of reads.
-    reader: ClientConfig,
+    pub(super) reader: ClientConfig,
     barriers: AtomicU64,
+    /// Unique to this process: the origin header of its stage write sets.
+    pub(super) origin: Arc<[u8]>,
 }
 
 /// Topic names may hold letters, digits, '.', '_' and '-'.
@@ -167,11 +175,12 @@ impl KafkaChangelog {
             partition_topics,
             reader,
             barriers: AtomicU64::new(0),
+            origin: unique_token(0).into(),
         }))
     }
 
     /// Where `part` lives: topic and partition.
-    fn place(&self, part: &Part) -> (&str, i32) {
+    pub(super) fn place(&self, part: &Part) -> (&str, i32) {
         match part {
             Part::Partition(source, p) => match self.partition_topics.get(source) {
                 Some(t) => (t, *p),
@@ -190,17 +199,14 @@ impl KafkaChangelog {
     /// Produce a barrier to `topic`/`partition`: its unique value is what
     /// a read waits for; the receiver says whether the broker took it.
     fn barrier(&self, topic: &str, partition: i32) -> Result<(Vec<u8>, Receiver<Taken>)> {
-        let n = self.barriers.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let token = format!("{}-{nanos}-{n}", std::process::id()).into_bytes();
+        let token = unique_token(self.barriers.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = sync_channel(1);
         self.send(Job {
             topic: topic.to_string(),
             partition,
             key: BARRIER_KEY.to_vec(),
             value: token.clone(),
+            origin: None,
             delivery: Box::new(Delivery::Barrier(tx)),
         })?;
         Ok((token, rx))
@@ -215,6 +221,7 @@ impl Backend for KafkaChangelog {
             partition,
             key: key.into_bytes(),
             value: set,
+            origin: (*part == Part::Stage).then(|| self.origin.clone()),
             delivery: Box::new(Delivery::Set(hold.clone())),
         };
         if self.send(job).is_err() {
@@ -271,6 +278,41 @@ impl Backend for KafkaChangelog {
     }
 }
 
+/// The store of a `wasp run`: with `[state] changelog`, in memory over
+/// the pipeline's changelog, its stage-scoped part restored (partitions
+/// are restored as they are assigned) and then followed live
+/// (`super::follow`: keep the follower while the run lasts); otherwise the
+/// file or memory.
+pub fn open_store(cfg: &PipelineConfig) -> Result<(StateStore, Option<super::follow::Follower>)> {
+    if !cfg.state.changelog {
+        let store = match &cfg.state.path {
+            Some(p) => StateStore::open(&cfg.resolve(p))?,
+            None => StateStore::in_memory(),
+        };
+        return Ok((store, None));
+    }
+    let log = KafkaChangelog::open(cfg)?;
+    let store = StateStore::with_backend(log.clone());
+    let done = super::restore::restore(&store, &Part::Stage)?;
+    tracing::info!(
+        sets = done.sets,
+        bytes = done.bytes,
+        ms = done.took.as_millis() as u64,
+        "stage-scoped state restored from {}",
+        stage_topic(cfg)
+    );
+    let follower = super::follow::Follower::start(&log, &store, cfg.topics.corrections.clone())?;
+    Ok((store, Some(follower)))
+}
+
+/// Unique to this process and call: pid, clock, counter.
+fn unique_token(n: u64) -> Vec<u8> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}-{n}", std::process::id()).into_bytes()
+}
+
 /// Produce each job in order, waiting while librdkafka's queue is full.
 fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
     while let Ok(job) = jobs.recv() {
@@ -278,6 +320,11 @@ fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
             .partition(job.partition)
             .key(&job.key)
             .payload(&job.value);
+        if let Some(origin) = &job.origin {
+            record = record.headers(
+                OwnedHeaders::new().insert(Header { key: ORIGIN_HEADER, value: Some(&**origin) }),
+            );
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -299,29 +346,6 @@ fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
     }
     // Wait for what is in flight before the writer goes (a stop).
     let _ = producer.flush(Duration::from_secs(30));
-}
-
-/// The store of a `wasp run`: with `[state] changelog`, in memory over
-/// the pipeline's changelog, its stage-scoped part restored (partitions
-/// are restored as they are assigned); otherwise the file or memory.
-pub fn open_store(cfg: &PipelineConfig) -> Result<StateStore> {
-    if !cfg.state.changelog {
-        return match &cfg.state.path {
-            Some(p) => StateStore::open(&cfg.resolve(p)),
-            None => Ok(StateStore::in_memory()),
-        };
-    }
-    let log = KafkaChangelog::open(cfg)?;
-    let store = StateStore::with_backend(log);
-    let done = super::restore::restore(&store, &Part::Stage)?;
-    tracing::info!(
-        sets = done.sets,
-        bytes = done.bytes,
-        ms = done.took.as_millis() as u64,
-        "stage-scoped state restored from {}",
-        stage_topic(cfg)
-    );
-    Ok(store)
 }
 
 /// Create the changelog topics, compacted; a present one must have exactly

@@ -30,6 +30,12 @@ pub fn stage_name(pipeline: &str, stage: &str) -> String {
     format!("{pipeline}/{stage}")
 }
 
+/// A key of wasp's own (a position), not a plugin's: its stage segment
+/// holds the `:` no stage name can.
+pub fn is_host(key: &str) -> bool {
+    key.split('/').nth(1).is_some_and(|stage| stage.contains(':'))
+}
+
 /// The stage-state key holding the next offset of `topic`/`partition`
 /// whose writes this stage's state includes (what
 /// [`StateScope::record_position`](super::StateScope::record_position)
@@ -96,5 +102,13 @@ mod tests {
         assert_eq!(part_of("pl/st/partition/window"), Part::Stage);
         assert_eq!(decode_position(&encode_position(-5)), Some(-5));
         assert_eq!(decode_position(b"x"), None);
+    }
+
+    #[test]
+    fn host_keys_are_told_from_plugin_keys_that_look_like_them() {
+        assert!(is_host(&position("pl/st", "t", 0)));
+        assert!(is_host(&partition_position("pl/st", "t", 0)));
+        assert!(!is_host("pl/st/stage/a:pos/t/0"));
+        assert!(!is_host("pl/st/partition/t/0/k"));
     }
 }

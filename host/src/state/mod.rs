@@ -7,12 +7,14 @@
 //! write set of its call in progress), [`keys`] (key layout and which
 //! changelog part a key belongs to), [`codec`] (binary encodings),
 //! [`backend`] (the changelog trait, in memory), [`changelog`] (the
-//! changelog in Kafka), [`restore`] (reading a part back), [`snapshot`]
+//! changelog in Kafka), [`restore`] (reading a part back), [`follow`]
+//! (other processes' stage writes, live), [`snapshot`]
 //! (the local file). Guarantees and limits: docs/state.md.
 
 pub mod backend;
 pub mod changelog;
 pub mod codec;
+pub mod follow;
 pub mod keys;
 pub mod restore;
 pub mod scope;

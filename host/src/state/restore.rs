@@ -50,8 +50,8 @@ pub fn restore(store: &StateStore, part: &Part) -> Result<Restored> {
 /// assigned: its partition-scoped part, and its stage positions from what
 /// the stage log gained since this process last read it (other processes
 /// that owned the partition meanwhile). Only positions are taken from that
-/// tail: stage-scoped values written elsewhere reach this process when it
-/// restarts (docs/state.md).
+/// tail: stage-scoped values written elsewhere reach this process through
+/// its follower (`super::follow`), which may lag behind this read.
 pub fn restore_partition(store: &StateStore, topic: &str, partition: i32) -> Result<Restored> {
     let mut done = restore(store, &Part::Partition(topic.to_string(), partition))?;
     let Some(backend) = store.backend() else { return Ok(done) };
