@@ -65,6 +65,12 @@ fn start(tag: &str, config: &str) -> Started {
     Started { path, cfg, engine, pipeline, instance }
 }
 
+/// [`start`] with a stage that tallies every record in stage state and
+/// traps on `poison_id`.
+fn start_tally(tag: &str, poison_id: u64) -> Started {
+    start(tag, &format!("mode = \"panic\"\npoison_id = {poison_id}\ntally = true"))
+}
+
 fn info() -> BatchInfo {
     BatchInfo { topic: "t".into(), partition: 0 }
 }
@@ -77,12 +83,7 @@ fn ones(ids: &[u64]) -> Vec<(String, String)> {
 
 #[test]
 fn a_call_that_traps_leaves_no_state_writes_and_the_retry_writes_each_record_once() {
-    let Started { pipeline, mut instance, .. } = start(
-        "state-trap",
-        "mode = \"panic\"
-poison_id = 5
-tally = true",
-    );
+    let Started { pipeline, mut instance, .. } = start_tally("state-trap", 5);
 
     // The batch call tallies 1..=4, then traps on 5: its writes are thrown
     // away, and the record-by-record retry tallies every record but 5 once.
@@ -99,12 +100,7 @@ tally = true",
 
 #[test]
 fn a_refused_reload_leaves_state_untouched_and_an_accepted_one_applies_on_swap() {
-    let Started { path, cfg, engine, pipeline, mut instance } = start(
-        "state-reload",
-        "mode = \"panic\"
-poison_id = 99
-tally = true",
-    );
+    let Started { path, cfg, engine, pipeline, mut instance } = start_tally("state-reload", 99);
     let dir = path.parent().unwrap().to_path_buf();
     instance.process(&info(), &records(1..=3));
     assert_eq!(tallies(&pipeline), ones(&[1, 2, 3]));
@@ -132,12 +128,7 @@ tally = true",
 
 #[test]
 fn a_replayed_batch_applies_no_state_twice_and_the_position_says_where_to_resume() {
-    let Started { pipeline, mut instance, .. } = start(
-        "state-replay",
-        "mode = \"panic\"
-poison_id = 99
-tally = true",
-    );
+    let Started { pipeline, mut instance, .. } = start_tally("state-replay", 99);
     // As a Kafka worker runs a batch: a hold on its inputs, positions
     // recorded with the writes.
     let tracker = std::sync::Arc::new(wasp::offsets::OffsetTracker::default());
