@@ -367,3 +367,30 @@ fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_chang
         (0..10).filter(|&i| i != 5).map(|i| (i.to_string(), vec!["1".to_string()])).collect();
     assert_eq!(seen, want, "each tally written once, as 1; nothing of record 5");
 }
+
+#[test]
+fn a_changelog_topic_with_another_partition_count_than_its_input_is_refused() {
+    let _b = broker::shared();
+    let dir = temp_dir("state-count");
+    let (input, output, dlq) =
+        (broker::unique("sc-in"), broker::unique("sc-out"), broker::unique("sc-dlq"));
+    broker::create(&[&input], 2);
+    broker::create(&[&output, &dlq], 1);
+    let p = broker::pipeline(
+        &dir,
+        "state-count",
+        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+        &format!("[state]\nchangelog = true\n{}", broker::stage("h", "identity", "")),
+    );
+    // Left over from a time the input had 1 partition: partition 1's state
+    // would have nowhere to go.
+    let log = wasp::state::changelog::partition_topic(&PipelineConfig::load(&p).unwrap(), &input);
+    broker::create(&[&log], 1);
+    let (status, out) =
+        Wasp::start(&p, &["--until-idle", "2"], "run").wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "{out}");
+    assert!(
+        out.contains(&format!("'{log}' has 1 partition(s) but needs 2")),
+        "the error names the topic and the counts:\n{out}"
+    );
+}
