@@ -245,7 +245,10 @@ impl Backend for KafkaChangelog {
         let consumer: BaseConsumer =
             self.reader.create().context("creating the state changelog's reader")?;
         let mut tpl = TopicPartitionList::new();
-        let start = if from > 0 { Offset::Offset(from) } else { Offset::Beginning };
+        // Offset 0, not `Beginning`: looking the beginning up cost 500 ms
+        // on Tansu; where compaction removed offset 0, the reset to the
+        // earliest offset (`auto.offset.reset`) finds the first record.
+        let start = Offset::Offset(from.max(0));
         tpl.add_partition_offset(topic, partition, start)?;
         consumer.assign(&tpl)?;
         let mut progress = Instant::now();
