@@ -182,27 +182,35 @@ fn wait_for_ids(topic: &str, ids: std::ops::Range<u64>, timeout: Duration) -> bo
     false
 }
 
+/// A pipeline with state in the changelog, in a directory of its own:
+/// fresh input (`partitions` partitions), output and dead-letter topics,
+/// `rest` after `[state]` (stages). Returns the file, input and output.
+fn changelog_pipeline(tag: &str, partitions: i32, rest: &str) -> (PathBuf, String, String) {
+    let (input, output, dlq) = (
+        broker::unique(&format!("{tag}-in")),
+        broker::unique(&format!("{tag}-out")),
+        broker::unique(&format!("{tag}-dlq")),
+    );
+    broker::create(&[&input], partitions);
+    broker::create(&[&output, &dlq], 1);
+    let p = broker::pipeline(
+        &temp_dir(tag),
+        tag,
+        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+        &format!("[state]\nchangelog = true\n{rest}"),
+    );
+    (p, input, output)
+}
+
 #[test]
 fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
     let _b = broker::shared();
-    let dir = temp_dir("state-move");
-    let (input, output, dlq) =
-        (broker::unique("sm-in"), broker::unique("sm-out"), broker::unique("sm-dlq"));
-    broker::create(&[&input], 2);
-    broker::create(&[&output, &dlq], 1);
-    let p = broker::pipeline(
-        &dir,
-        "state-move",
-        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
-        &format!(
-            "[state]\nchangelog = true\n{}",
-            broker::stage(
-                "detect",
-                "anomaly",
-                "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16"
-            )
-        ),
+    let detect = broker::stage(
+        "detect",
+        "anomaly",
+        "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16",
     );
+    let (p, input, output) = changelog_pipeline("state-move", 2, &detect);
     let a = Wasp::start(&p, &[], "a");
     assert!(a.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", a.log());
     let b = Wasp::start(&p, &[], "b");
@@ -328,19 +336,11 @@ fn a_process_with_no_local_files_restores_a_learned_correction_from_kafka() {
 #[test]
 fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_changelog() {
     let _b = broker::shared();
-    let dir = temp_dir("state-trap-log");
-    let (input, output, dlq) =
-        (broker::unique("st-in"), broker::unique("st-out"), broker::unique("st-dlq"));
-    broker::create(&[&input, &output, &dlq], 1);
-    let p = broker::pipeline(
-        &dir,
-        "state-trap-log",
-        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
-        &format!(
-            "[batch]\nlinger_ms = 200\n[state]\nchangelog = true\n{}",
-            broker::stage("h", "hostile", "mode = \"panic\"\npoison_id = 5\ntally = true")
-        ),
-    );
+    let hostile = broker::stage("h", "hostile", "mode = \"panic\"\npoison_id = 5\ntally = true");
+    // A longer linger, so that the ten records make one batch.
+    let (p, input, _) = changelog_pipeline("state-trap-log", 1, &hostile);
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("[state]", "[batch]\nlinger_ms = 200\n[state]")).unwrap();
     broker::produce(&input, &crate::broker::numbered(10), None);
     let w = Wasp::start(&p, &["--until-idle", "3"], "run");
     w.wait_ok(Duration::from_secs(60));
@@ -371,17 +371,7 @@ fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_chang
 #[test]
 fn a_changelog_topic_with_another_partition_count_than_its_input_is_refused() {
     let _b = broker::shared();
-    let dir = temp_dir("state-count");
-    let (input, output, dlq) =
-        (broker::unique("sc-in"), broker::unique("sc-out"), broker::unique("sc-dlq"));
-    broker::create(&[&input], 2);
-    broker::create(&[&output, &dlq], 1);
-    let p = broker::pipeline(
-        &dir,
-        "state-count",
-        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
-        &format!("[state]\nchangelog = true\n{}", broker::stage("h", "identity", "")),
-    );
+    let (p, input, _) = changelog_pipeline("state-count", 2, &broker::stage("h", "identity", ""));
     // Left over from a time the input had 1 partition: partition 1's state
     // would have nowhere to go.
     let log = wasp::state::changelog::partition_topic(&PipelineConfig::load(&p).unwrap(), &input);
