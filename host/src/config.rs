@@ -328,6 +328,16 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_and_a_changelog_together_are_refused() {
+        let stage = "[[stage]]\nname='a'\nplugin='x.wasm'\n";
+        let both = format!("name='p'\n[state]\npath='s.bin'\nchangelog=true\n{stage}");
+        let err = format!("{:#}", PipelineConfig::parse(&both).unwrap_err());
+        assert!(err.contains("both path and changelog") && err.contains("remove path"), "{err}");
+        let log = format!("name='p'\n[state]\nchangelog=true\n{stage}");
+        assert!(PipelineConfig::parse(&log).unwrap().state.changelog);
+    }
+
+    #[test]
     fn stage_config_becomes_json() {
         let cfg = PipelineConfig::parse(
             "name='p'\n[[stage]]\nname='a'\nplugin='x.wasm'\n[stage.config]\nk=3\nf=['a','b']\n",

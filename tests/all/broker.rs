@@ -43,15 +43,20 @@ pub fn create(topics: &[&str], partitions: i32) {
     admin::create_topics(&bootstrap(), &names, partitions).expect("creating topics");
 }
 
-/// Produce `(key, value)` records, optionally paced over `over`.
-pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration>) {
-    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-    let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+/// The tests' producer.
+fn producer() -> rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext> {
+    rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("linger.ms", "5")
         .set("message.max.bytes", "16777216")
         .create()
-        .unwrap();
+        .unwrap()
+}
+
+/// Produce `(key, value)` records, optionally paced over `over`.
+pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration>) {
+    use rdkafka::producer::{BaseRecord, Producer};
+    let producer = producer();
     let start = Instant::now();
     let n = records.len().max(1) as f64;
     for (i, (k, v)) in records.iter().enumerate() {
@@ -69,13 +74,8 @@ pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration
 
 /// Produce `(key, value)` records to one partition, in order.
 pub fn produce_to(topic: &str, partition: i32, records: &[(String, Vec<u8>)]) {
-    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
+    use rdkafka::producer::{BaseRecord, Producer};
+    let p = producer();
     for (k, v) in records {
         admin::send(
             &p,

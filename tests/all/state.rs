@@ -65,6 +65,12 @@ fn start(tag: &str, config: &str) -> Started {
     Started { path, cfg, engine, pipeline, instance }
 }
 
+/// [`start`] with a stage that tallies every record in stage state and
+/// traps on `poison_id`.
+fn start_tally(tag: &str, poison_id: u64) -> Started {
+    start(tag, &format!("mode = \"panic\"\npoison_id = {poison_id}\ntally = true"))
+}
+
 fn info() -> BatchInfo {
     BatchInfo { topic: "t".into(), partition: 0 }
 }
@@ -77,12 +83,7 @@ fn ones(ids: &[u64]) -> Vec<(String, String)> {
 
 #[test]
 fn a_call_that_traps_leaves_no_state_writes_and_the_retry_writes_each_record_once() {
-    let Started { pipeline, mut instance, .. } = start(
-        "state-trap",
-        "mode = \"panic\"
-poison_id = 5
-tally = true",
-    );
+    let Started { pipeline, mut instance, .. } = start_tally("state-trap", 5);
 
     // The batch call tallies 1..=4, then traps on 5: its writes are thrown
     // away, and the record-by-record retry tallies every record but 5 once.
@@ -99,12 +100,7 @@ tally = true",
 
 #[test]
 fn a_refused_reload_leaves_state_untouched_and_an_accepted_one_applies_on_swap() {
-    let Started { path, cfg, engine, pipeline, mut instance } = start(
-        "state-reload",
-        "mode = \"panic\"
-poison_id = 99
-tally = true",
-    );
+    let Started { path, cfg, engine, pipeline, mut instance } = start_tally("state-reload", 99);
     let dir = path.parent().unwrap().to_path_buf();
     instance.process(&info(), &records(1..=3));
     assert_eq!(tallies(&pipeline), ones(&[1, 2, 3]));
@@ -128,6 +124,27 @@ tally = true",
     assert_eq!(tallies(&pipeline), ones(&[1, 2, 3]), "validation changed state");
     instance.process(&info(), &records(7..=7));
     assert_eq!(tallies(&pipeline), ones(&[7]), "the accepted version's init ran on the swap");
+}
+
+#[test]
+fn a_replayed_batch_applies_no_state_twice_and_the_position_says_where_to_resume() {
+    let Started { pipeline, mut instance, .. } = start_tally("state-replay", 99);
+    // As a Kafka worker runs a batch: a hold on its inputs, positions
+    // recorded with the writes.
+    let tracker = std::sync::Arc::new(wasp::offsets::OffsetTracker::default());
+    let batch = |instance: &mut PipelineInstance, ids| {
+        instance.set_batch(Some(tracker.hold(0)));
+        instance.process(&info(), &records(ids));
+        instance.set_batch(None);
+    };
+    batch(&mut instance, 1..=6);
+    assert_eq!(instance.resume_at(&info().topic, info().partition), Some(7));
+    // After a crash the uncommitted tail comes again, overlapping what the
+    // state holds: 4..=6 are not tallied twice, 7..=8 are new.
+    batch(&mut instance, 4..=8);
+    assert_eq!(tallies(&pipeline), ones(&[1, 2, 3, 4, 5, 6, 7, 8]));
+    assert_eq!(instance.resume_at(&info().topic, info().partition), Some(9));
+    assert_eq!(instance.resume_at("other", 0), None);
 }
 
 // ---- State in Kafka (issue 15, items 1, 3 and 4): `wasp run` processes
@@ -165,27 +182,35 @@ fn wait_for_ids(topic: &str, ids: std::ops::Range<u64>, timeout: Duration) -> bo
     false
 }
 
+/// A pipeline with state in the changelog, in a directory of its own:
+/// fresh input (`partitions` partitions), output and dead-letter topics,
+/// `rest` after `[state]` (stages). Returns the file, input and output.
+fn changelog_pipeline(tag: &str, partitions: i32, rest: &str) -> (PathBuf, String, String) {
+    let (input, output, dlq) = (
+        broker::unique(&format!("{tag}-in")),
+        broker::unique(&format!("{tag}-out")),
+        broker::unique(&format!("{tag}-dlq")),
+    );
+    broker::create(&[&input], partitions);
+    broker::create(&[&output, &dlq], 1);
+    let p = broker::pipeline(
+        &temp_dir(tag),
+        tag,
+        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
+        &format!("[state]\nchangelog = true\n{rest}"),
+    );
+    (p, input, output)
+}
+
 #[test]
 fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
     let _b = broker::shared();
-    let dir = temp_dir("state-move");
-    let (input, output, dlq) =
-        (broker::unique("sm-in"), broker::unique("sm-out"), broker::unique("sm-dlq"));
-    broker::create(&[&input], 2);
-    broker::create(&[&output, &dlq], 1);
-    let p = broker::pipeline(
-        &dir,
-        "state-move",
-        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
-        &format!(
-            "[state]\nchangelog = true\n{}",
-            broker::stage(
-                "detect",
-                "anomaly",
-                "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16"
-            )
-        ),
+    let detect = broker::stage(
+        "detect",
+        "anomaly",
+        "features = [\"x\"]\nwarmup = 20\ntrees = 20\nsample_size = 16",
     );
+    let (p, input, output) = changelog_pipeline("state-move", 2, &detect);
     let a = Wasp::start(&p, &[], "a");
     assert!(a.wait_for_log("partition assigned", Duration::from_secs(30)), "{}", a.log());
     let b = Wasp::start(&p, &[], "b");
@@ -311,19 +336,11 @@ fn a_process_with_no_local_files_restores_a_learned_correction_from_kafka() {
 #[test]
 fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_changelog() {
     let _b = broker::shared();
-    let dir = temp_dir("state-trap-log");
-    let (input, output, dlq) =
-        (broker::unique("st-in"), broker::unique("st-out"), broker::unique("st-dlq"));
-    broker::create(&[&input, &output, &dlq], 1);
-    let p = broker::pipeline(
-        &dir,
-        "state-trap-log",
-        &format!("input = [\"{input}\"]\noutput = \"{output}\"\ndead_letter = \"{dlq}\""),
-        &format!(
-            "[batch]\nlinger_ms = 200\n[state]\nchangelog = true\n{}",
-            broker::stage("h", "hostile", "mode = \"panic\"\npoison_id = 5\ntally = true")
-        ),
-    );
+    let hostile = broker::stage("h", "hostile", "mode = \"panic\"\npoison_id = 5\ntally = true");
+    // A longer linger, so that the ten records make one batch.
+    let (p, input, _) = changelog_pipeline("state-trap-log", 1, &hostile);
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("[state]", "[batch]\nlinger_ms = 200\n[state]")).unwrap();
     broker::produce(&input, &crate::broker::numbered(10), None);
     let w = Wasp::start(&p, &["--until-idle", "3"], "run");
     w.wait_ok(Duration::from_secs(60));
@@ -349,4 +366,21 @@ fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_chang
     let want: std::collections::BTreeMap<String, Vec<String>> =
         (0..10).filter(|&i| i != 5).map(|i| (i.to_string(), vec!["1".to_string()])).collect();
     assert_eq!(seen, want, "each tally written once, as 1; nothing of record 5");
+}
+
+#[test]
+fn a_changelog_topic_with_another_partition_count_than_its_input_is_refused() {
+    let _b = broker::shared();
+    let (p, input, _) = changelog_pipeline("state-count", 2, &broker::stage("h", "identity", ""));
+    // Left over from a time the input had 1 partition: partition 1's state
+    // would have nowhere to go.
+    let log = wasp::state::changelog::partition_topic(&PipelineConfig::load(&p).unwrap(), &input);
+    broker::create(&[&log], 1);
+    let (status, out) =
+        Wasp::start(&p, &["--until-idle", "2"], "run").wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "{out}");
+    assert!(
+        out.contains(&format!("'{log}' has 1 partition(s) but needs 2")),
+        "the error names the topic and the counts:\n{out}"
+    );
 }

@@ -24,25 +24,8 @@ pub fn ensure(cfg: &PipelineConfig) -> Result<Vec<String>> {
     }
     let admin: AdminClient<DefaultClientContext> =
         super::common_config(cfg).create().context("creating the Kafka admin client")?;
-    let topics: Vec<NewTopic<'_>> = declared
-        .iter()
-        .map(|(name, n)| NewTopic::new(name, *n, TopicReplication::Fixed(1)))
-        .collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT));
-    let results = rt
-        .block_on(admin.create_topics(&topics, &opts))
-        .context("creating the topics of [topics.partitions]")?;
-    let mut created = Vec::new();
-    for r in results {
-        match r {
-            Ok(name) => created.push(name),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => {
-                bail!("cannot create topic '{name}' of [topics.partitions]: {code}")
-            }
-        }
-    }
+    let wanted: Vec<(String, i32)> = declared.iter().map(|(n, c)| (n.clone(), *c)).collect();
+    let created = create_missing(&admin, &wanted, &[], "of [topics.partitions]")?;
     let found = counts(admin.inner(), declared.keys())?;
     for (name, want) in declared {
         match found.get(name) {
@@ -64,9 +47,42 @@ pub fn ensure(cfg: &PipelineConfig) -> Result<Vec<String>> {
     Ok(created)
 }
 
+/// Create the topics of `wanted` (name, partitions) with the topic
+/// `config`, leaving those that exist; returns the names created. `what`
+/// names them in errors.
+pub fn create_missing(
+    admin: &AdminClient<DefaultClientContext>,
+    wanted: &[(String, i32)],
+    config: &[(&str, &str)],
+    what: &str,
+) -> Result<Vec<String>> {
+    let topics: Vec<NewTopic<'_>> = wanted
+        .iter()
+        .map(|(name, n)| {
+            config
+                .iter()
+                .fold(NewTopic::new(name, *n, TopicReplication::Fixed(1)), |t, (k, v)| t.set(k, v))
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT));
+    let results = rt
+        .block_on(admin.create_topics(&topics, &opts))
+        .with_context(|| format!("creating the topics {what}"))?;
+    let mut created = Vec::new();
+    for r in results {
+        match r {
+            Ok(name) => created.push(name),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("cannot create topic '{name}' {what}: {code}"),
+        }
+    }
+    Ok(created)
+}
+
 /// Partition counts of `names` from broker metadata (topics the broker
 /// does not report are absent).
-fn counts<'a>(
+pub fn counts<'a>(
     client: &rdkafka::client::Client<DefaultClientContext>,
     names: impl Iterator<Item = &'a String>,
 ) -> Result<BTreeMap<String, i32>> {

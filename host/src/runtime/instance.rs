@@ -227,6 +227,12 @@ impl PluginInstance {
         self.store.data_mut().state.set_batch(hold);
     }
 
+    /// The position the stage's state records for `topic`/`partition`:
+    /// see [`StateScope::position`].
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.store.data().state.position(topic, partition)
+    }
+
     /// Input offsets a call must not straddle: see
     /// [`StateScope::replay_bounds`].
     pub fn replay_bounds(&self) -> Vec<i64> {

@@ -15,9 +15,10 @@ use super::backend::Backend;
 use super::keys::Part;
 use super::store::StateStore;
 use crate::config::PipelineConfig;
+use crate::kafka::declared;
 use crate::offsets::Hold;
 use anyhow::{bail, Context, Result};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -36,8 +37,6 @@ pub(super) const BARRIER_KEY: &[u8] = b"wasp:barrier";
 /// The header naming the process that wrote a stage-part write set, so
 /// the process following the stage log (`super::follow`) skips its own.
 pub(super) const ORIGIN_HEADER: &str = "wasp-origin";
-/// How long admin and metadata requests may take.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A read that makes no progress for this long fails.
 const READ_STALL: Duration = Duration::from_secs(60);
 
@@ -46,8 +45,11 @@ enum Delivery {
     /// A write set: its batch's hold, released when delivered.
     Set(Option<Arc<Hold>>),
     /// A barrier: who waits for it.
-    Barrier(SyncSender<Result<(), String>>),
+    Barrier(SyncSender<Taken>),
 }
+
+/// Whether the broker took a barrier (the error if not).
+type Taken = Result<(), String>;
 
 /// Delivery reports: release holds, fail them on a lost write.
 struct LogContext;
@@ -134,7 +136,8 @@ impl KafkaChangelog {
         let mut wanted = vec![(stage_topic(cfg), 1)];
         let mut partition_topics = BTreeMap::new();
         for s in sources {
-            let n = partition_count(admin.inner(), s)?.with_context(|| {
+            let found = declared::counts(admin.inner(), std::iter::once(s))?;
+            let n = found.get(s.as_str()).copied().with_context(|| {
                 format!(
                     "topic '{s}' does not exist: the state changelog needs its partition count \
                      (create it first, or declare it under [topics.partitions])"
@@ -160,7 +163,12 @@ impl KafkaChangelog {
             .set("enable.partition.eof", "false")
             // A compacted log may no longer hold the offset a read starts at.
             .set("auto.offset.reset", "earliest")
-            .set("fetch.message.max.bytes", "16777216");
+            .set("fetch.message.max.bytes", "16777216")
+            // A restore reads a log up to a barrier it knows is there: no
+            // point in long fetch waits or back-offs (librdkafka's 500 ms
+            // defaults made a read of a small log take over a second).
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.error.backoff.ms", "10");
         Ok(Arc::new(KafkaChangelog {
             jobs: Mutex::new(tx),
             stage_topic: wanted[0].0.clone(),
@@ -188,9 +196,9 @@ impl KafkaChangelog {
         jobs.send(job).map_err(|_| anyhow::anyhow!("the state changelog's writer has stopped"))
     }
 
-    /// Produce a barrier to `topic`/`partition` and wait until the broker
-    /// has it; its unique value is what a read waits for.
-    fn barrier(&self, topic: &str, partition: i32) -> Result<Vec<u8>> {
+    /// Produce a barrier to `topic`/`partition`: its unique value is what
+    /// a read waits for; the receiver says whether the broker took it.
+    fn barrier(&self, topic: &str, partition: i32) -> Result<(Vec<u8>, Receiver<Taken>)> {
         let token = unique_token(self.barriers.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = sync_channel(1);
         self.send(Job {
@@ -201,14 +209,7 @@ impl KafkaChangelog {
             origin: None,
             delivery: Box::new(Delivery::Barrier(tx)),
         })?;
-        match rx.recv_timeout(READ_STALL) {
-            Ok(Ok(())) => Ok(token),
-            Ok(Err(e)) => bail!("writing a read barrier to {topic}/{partition}: {e}"),
-            Err(_) => bail!(
-                "the broker did not take a read barrier on {topic}/{partition} within {} s",
-                READ_STALL.as_secs()
-            ),
-        }
+        Ok((token, rx))
     }
 }
 
@@ -238,15 +239,23 @@ impl Backend for KafkaChangelog {
         each: &mut dyn FnMut(i64, &[u8]) -> Result<()>,
     ) -> Result<i64> {
         let (topic, partition) = self.place(part);
-        let token = self.barrier(topic, partition)?;
+        // The barrier is produced while the reader starts: the read ends
+        // when it is seen, which can only be after the broker took it.
+        let (token, taken) = self.barrier(topic, partition)?;
         let consumer: BaseConsumer =
             self.reader.create().context("creating the state changelog's reader")?;
         let mut tpl = TopicPartitionList::new();
-        let start = if from > 0 { Offset::Offset(from) } else { Offset::Beginning };
+        // Offset 0, not `Beginning`: looking the beginning up cost 500 ms
+        // on Tansu; where compaction removed offset 0, the reset to the
+        // earliest offset (`auto.offset.reset`) finds the first record.
+        let start = Offset::Offset(from.max(0));
         tpl.add_partition_offset(topic, partition, start)?;
         consumer.assign(&tpl)?;
         let mut progress = Instant::now();
         loop {
+            if let Ok(Err(e)) = taken.try_recv() {
+                bail!("writing a read barrier to {topic}/{partition}: {e}");
+            }
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => {
                     progress = Instant::now();
@@ -328,8 +337,10 @@ fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
                 }
                 Err((e, back)) => {
                     tracing::error!(topic = %job.topic, "state changelog write refused: {e}");
-                    if let Delivery::Set(Some(h)) = *back.delivery_opaque {
-                        h.fail();
+                    match *back.delivery_opaque {
+                        Delivery::Set(Some(h)) => h.fail(),
+                        Delivery::Barrier(tx) => drop(tx.send(Err(e.to_string()))),
+                        Delivery::Set(None) => {}
                     }
                     break;
                 }
@@ -340,44 +351,16 @@ fn writer(producer: &ThreadedProducer<LogContext>, jobs: &Receiver<Job>) {
     let _ = producer.flush(Duration::from_secs(30));
 }
 
-/// Partitions of `topic`, `None` if the broker reports none.
-fn partition_count(
-    client: &rdkafka::client::Client<DefaultClientContext>,
-    topic: &str,
-) -> Result<Option<i32>> {
-    let md = client
-        .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
-        .with_context(|| format!("reading the metadata of topic '{topic}'"))?;
-    Ok(md
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-        .map(|t| i32::try_from(t.partitions().len()).unwrap_or(i32::MAX)))
-}
-
 /// Create the changelog topics, compacted; a present one must have exactly
 /// its source's partition count (partition p's state lives in p).
 fn create(admin: &AdminClient<DefaultClientContext>, wanted: &[(String, i32)]) -> Result<()> {
-    let topics: Vec<NewTopic<'_>> = wanted
-        .iter()
-        .map(|(name, n)| {
-            NewTopic::new(name, *n, TopicReplication::Fixed(1)).set("cleanup.policy", "compact")
-        })
-        .collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
-    let results = rt
-        .block_on(admin.create_topics(&topics, &opts))
-        .context("creating the state changelog topics")?;
-    for r in results {
-        match r {
-            Ok(name) => tracing::info!(topic = name, "created a state changelog topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => bail!("cannot create the state changelog topic '{name}': {code}"),
-        }
+    let compacted = [("cleanup.policy", "compact")];
+    for name in declared::create_missing(admin, wanted, &compacted, "of the state changelog")? {
+        tracing::info!(topic = name, "created a state changelog topic");
     }
+    let found = declared::counts(admin.inner(), wanted.iter().map(|(n, _)| n))?;
     for (name, want) in wanted {
-        match partition_count(admin.inner(), name)? {
+        match found.get(name).copied() {
             Some(have) if have == *want => {}
             Some(have) => bail!(
                 "the state changelog topic '{name}' has {have} partition(s) but needs {want} (one \

@@ -42,8 +42,14 @@ impl Follower {
         store: &StateStore,
         corrections: Option<String>,
     ) -> Result<Self> {
-        let consumer: BaseConsumer =
-            log.reader.create().context("creating the state changelog's follower")?;
+        // The reader's 10 ms fetch wait suits a read to a barrier; a
+        // follower waits for news, so it waits longer per fetch.
+        let consumer: BaseConsumer = log
+            .reader
+            .clone()
+            .set("fetch.wait.max.ms", "100")
+            .create()
+            .context("creating the state changelog's follower")?;
         let (topic, partition) = log.place(&Part::Stage);
         let mut tpl = TopicPartitionList::new();
         let from = store.stage_read().load(Ordering::Acquire);
