@@ -138,13 +138,13 @@ fn a_replayed_batch_applies_no_state_twice_and_the_position_says_where_to_resume
         instance.set_batch(None);
     };
     batch(&mut instance, 1..=6);
-    assert_eq!(instance.resume_at(&info().topic, info().partition), Some(7));
+    assert_eq!(pipeline.learned_from(&info().topic, info().partition), Some(7));
     // After a crash the uncommitted tail comes again, overlapping what the
     // state holds: 4..=6 are not tallied twice, 7..=8 are new.
     batch(&mut instance, 4..=8);
     assert_eq!(tallies(&pipeline), ones(&[1, 2, 3, 4, 5, 6, 7, 8]));
-    assert_eq!(instance.resume_at(&info().topic, info().partition), Some(9));
-    assert_eq!(instance.resume_at("other", 0), None);
+    assert_eq!(pipeline.learned_from(&info().topic, info().partition), Some(9));
+    assert_eq!(pipeline.learned_from("other", 0), None);
 }
 
 // ---- State in Kafka (issue 15, items 1, 3 and 4): `wasp run` processes

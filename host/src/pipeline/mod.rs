@@ -161,14 +161,6 @@ impl PipelineInstance {
         }
     }
 
-    /// Where to resume reading `topic`/`partition` outside the consumer
-    /// group: the lowest position the stages' state records for it
-    /// (`StateScope::record_position`, or recorded by a Kafka batch), if
-    /// any stage records one. Everything before it is in the state.
-    pub fn resume_at(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.runners.iter().filter_map(|r| r.instance.position(topic, partition)).min()
-    }
-
     /// Why the run must stop: a stage whose policy is `on_disabled =
     /// "stop"` is disabled. Checked after each batch; the caller then writes
     /// nothing of that batch (and commits nothing of it), so every record

@@ -86,7 +86,7 @@ impl StageRunner {
         caps: &OutputCaps,
     ) -> Vec<Result<Verdict, Fault>> {
         if learn {
-            if let Some(from) = self.instance.learned_to(info) {
+            if let Some(from) = self.instance.position(&info.topic, info.partition) {
                 if msgs.iter().any(|m| m.offset < from) {
                     return self.learn_new(info, msgs, from, caps);
                 }

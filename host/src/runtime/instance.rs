@@ -321,13 +321,6 @@ impl PluginInstance {
         self.call(Call::Process, info, batch)
     }
 
-    /// The next offset of `info`'s partition this stage has to learn
-    /// (`None`: nothing learned from it yet). Corrections before it were
-    /// learned already, and their effect is in the state.
-    pub fn learned_to(&self, info: &BatchInfo) -> Option<i64> {
-        self.store.data().state.position(&info.topic, info.partition)
-    }
-
     /// Run `learn` on a batch of corrections.
     pub fn learn(&mut self, info: &BatchInfo, batch: &[Record]) -> Result<Vec<Verdict>, Fault> {
         self.call(Call::Learn, info, batch)
