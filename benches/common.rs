@@ -129,13 +129,14 @@ pub fn value_record(offset: usize, value: Vec<u8>) -> Message {
     }
 }
 
-/// The host's record as the SDK's native type, for plugins compiled natively.
-pub fn native(m: &Message) -> wasp_sdk::Message {
+/// The host's record as the SDK's native type, for plugins compiled
+/// natively: key and value borrowed, as the SDK gives them inside Wasm.
+pub fn native(m: &Message) -> wasp_sdk::Message<'_> {
     wasp_sdk::Message {
         offset: m.offset,
         timestamp: m.timestamp,
-        key: m.key.clone(),
-        value: m.value.clone(),
+        key: m.key.as_deref().map(Into::into),
+        value: m.value.as_deref().map(Into::into),
         headers: m
             .headers
             .iter()
@@ -145,6 +146,6 @@ pub fn native(m: &Message) -> wasp_sdk::Message {
 }
 
 /// [`native`] of every record.
-pub fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message> {
+pub fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message<'_>> {
     batch.iter().map(native).collect()
 }
