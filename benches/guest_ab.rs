@@ -2,9 +2,9 @@
 //! GUEST_AB=name=dir,name=dir), measured in one process.
 mod common;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Instant;
 use wasp::record::Record as Message;
 use wasp::runtime::{Limits, Plugin};
 
@@ -34,7 +34,7 @@ fn sensors() -> Vec<Message> {
         .collect()
 }
 
-fn ab(c: &mut Criterion) {
+fn main() {
     let engine = common::default_engine();
     let info = common::info();
     let variants: Vec<(String, String)> = std::env::var("GUEST_AB")
@@ -45,20 +45,25 @@ fn ab(c: &mut Criterion) {
             (a.to_string(), b.to_string())
         })
         .collect();
+    let only = std::env::var("GUEST_AB_ONLY").unwrap_or_default();
+    let rounds: usize =
+        std::env::var("GUEST_AB_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(40);
     let sens = sensors();
     let warm: Vec<Vec<Message>> = sens[..1024].chunks(256).map(<[_]>::to_vec).collect();
-    let cases: Vec<(&str, &str, Vec<Message>, Vec<Vec<Message>>)> = vec![
-        ("identity", "{}", common::records(256, false), vec![]),
-        ("identity-2h", "{}", common::records(256, true), vec![]),
-        ("json-transform", JSON, common::records(256, false), vec![]),
-        ("knn", KNN, iris(256), vec![]),
-        ("anomaly", ANOM, sens[1024..1280].to_vec(), warm),
+    let cases: Vec<(&str, &str, Vec<Message>, Vec<Vec<Message>>, usize)> = vec![
+        ("identity", "{}", common::records(256, false), vec![], 50),
+        ("identity-2h", "{}", common::records(256, true), vec![], 20),
+        ("json-transform", JSON, common::records(256, false), vec![], 4),
+        ("knn", KNN, iris(256), vec![], 4),
+        ("anomaly", ANOM, sens[1024..1280].to_vec(), warm, 2),
     ];
-    for (name, cfg, batch, warmup) in &cases {
+    for (name, cfg, batch, warmup, iters) in &cases {
+        if !only.is_empty() && !only.split(',').any(|o| o == *name) {
+            continue;
+        }
         let file = name.trim_end_matches("-2h");
-        let mut group = c.benchmark_group(format!("guest-ab/{name}"));
-        group.throughput(Throughput::Elements(256));
-        for (v, dir) in &variants {
+        let mut insts = Vec::new();
+        for (_, dir) in &variants {
             let plugin: Arc<Plugin> =
                 Plugin::load(&engine, &std::path::Path::new(dir).join(format!("{file}.wasm")))
                     .unwrap();
@@ -66,13 +71,30 @@ fn ab(c: &mut Criterion) {
             for w in warmup {
                 inst.process(&info, w).unwrap();
             }
-            group.bench_function(v.as_str(), |b| {
-                b.iter(|| inst.process(&info, black_box(batch)).unwrap())
-            });
+            for _ in 0..*iters {
+                inst.process(&info, batch).unwrap();
+            }
+            insts.push(inst);
         }
-        group.finish();
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+        for _ in 0..rounds {
+            for (i, inst) in insts.iter_mut().enumerate() {
+                let t = Instant::now();
+                for _ in 0..*iters {
+                    black_box(inst.process(&info, black_box(batch)).unwrap());
+                }
+                samples[i].push(t.elapsed().as_nanos() as f64 / (*iters * batch.len()) as f64);
+            }
+        }
+        for (i, (v, _)) in variants.iter().enumerate() {
+            let s = &mut samples[i];
+            s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            println!(
+                "{name:16} {v:16} min {:8.0} ns/rec  p25 {:8.0}  median {:8.0}",
+                s[0],
+                s[s.len() / 4],
+                s[s.len() / 2]
+            );
+        }
     }
 }
-
-criterion_group! { name = benches; config = common::criterion(); targets = ab }
-criterion_main!(benches);

@@ -19,9 +19,15 @@ use wasmtime::Store;
 use wasp::record::Record;
 use wasp::runtime::Limits;
 
-wasmtime::component::bindgen!({ path: "../plugins/layout-probe/probe.wit", world: "probe" });
+/// The probe's generated bindings (documented in `probe.wit`).
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({ path: "../plugins/layout-probe/probe.wit", world: "probe" });
+}
 
-use exports::wasp::layout_probe::layouts::{Columns, Fixed, Header, Message, Rows, Span, Verdict};
+use bindings::exports::wasp::layout_probe::layouts::{
+    Columns, Fixed, Header, Message, Rows, Span, Verdict,
+};
 
 const N: usize = 256;
 /// Length that marks a missing key or value in `columns` and `fixed`.
@@ -131,7 +137,7 @@ fn layouts(c: &mut Criterion) {
     let mut store = Store::new(wasm, ());
     // wasp's engine interrupts on epochs; the probe runs without a deadline.
     store.set_epoch_deadline(u64::MAX / 2);
-    let probe = Probe::instantiate(&mut store, &component, &Linker::new(wasm))
+    let probe = bindings::Probe::instantiate(&mut store, &component, &Linker::new(wasm))
         .expect("instantiating layout-probe");
     let p = probe.wasp_layout_probe_layouts();
     let topic = common::info().topic;

@@ -42,15 +42,6 @@ pub mod bindings {
 
 pub use bindings::wasp::plugin::types::{Level, PluginInfo, Scope};
 
-/// Inside Wasm every plugin allocates through talc rather than std's
-/// dlmalloc: a batch call allocates and frees many small blocks (parsed
-/// JSON, output values, the reply), and talc does that faster
-/// (docs/benchmarks.md, section 2). Turn off the default `alloc` feature to
-/// bring another allocator.
-#[cfg(all(feature = "alloc", target_family = "wasm", not(target_feature = "atomics")))]
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-
 /// A processor plugin. One value lives per plugin instance, created by
 /// [`Plugin::init`] from the stage's config.
 pub trait Plugin: Sized + 'static {
