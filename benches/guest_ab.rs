@@ -1,100 +1,104 @@
-//! Scratch: the same Wasm plugins built several ways (variant dist dirs in
-//! GUEST_AB=name=dir,name=dir), measured in one process.
+//! The same Wasm plugins built several ways, in one process: for A/B of
+//! guest-side changes (the SDK, an allocator, a toolchain) on a busy
+//! machine. Copy `plugins/dist` after each build into its own folder, then
+//!
+//! `GUEST_AB=before=/tmp/a,after=/tmp/b cargo bench -p wasp --bench guest_ab`
+//!
+//! (optional: `GUEST_AB_ONLY=identity,knn`, `GUEST_AB_ROUNDS=300`). Each
+//! round times a few batches of 256 through every variant in turn, so the
+//! variants share the machine's load; the minimum over the rounds is the
+//! figure to compare (docs/benchmarks.md, section 1). Not criterion:
+//! criterion runs one variant after another, and on a machine whose load
+//! swings its medians moved more than the differences measured here.
+
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Instant;
-use wasp::record::Record as Message;
-use wasp::runtime::{Limits, Plugin};
+use wasp::record::Record;
+use wasp::runtime::{Limits, Plugin, PluginInstance};
 
-const JSON: &str = r#"{"select": ["id", "sensor", "temperature", "humidity", "ts"],
-    "scale": {"temperature": {"multiply": 1.8, "offset": 32}, "humidity": {"multiply": 0.01}},
-    "rename": {"temperature": "temperature_f", "ts": "timestamp"}}"#;
-const KNN: &str = r#"{"builtin": "iris", "features": ["sepal_length", "sepal_width", "petal_length", "petal_width"], "label": "species", "k": 5}"#;
-const ANOM: &str = r#"{"features":["temperature","humidity","pressure"],"warmup":1000,
-        "trees":100,"sample_size":256,"contamination":0.05,"seed":42,"label_field":"is_anomaly"}"#;
+const BATCH: usize = 256;
 
-fn iris(n: usize) -> Vec<Message> {
-    let rows: Vec<&str> = knn::config::IRIS_CSV.lines().skip(1).filter(|l| !l.is_empty()).collect();
-    (0..n).map(|i| {
-        let f: Vec<&str> = rows[i % rows.len()].split(',').collect();
-        let v = format!(r#"{{"sepal_length":{},"sepal_width":{},"petal_length":{},"petal_width":{},"species":"{}"}}"#, f[0], f[1], f[2], f[3], f[4]);
-        common::value_record(i, v.into_bytes())
-    }).collect()
+/// A plugin, its config, its batch, warm-up batches and batches per timing.
+type Case = (&'static str, &'static str, &'static str, Vec<Record>, Vec<Vec<Record>>, usize);
+
+fn cases() -> Vec<Case> {
+    let sensors = common::sensor_records();
+    let warmup: Vec<Vec<Record>> = sensors[..1024].chunks(BATCH).map(<[_]>::to_vec).collect();
+    vec![
+        ("identity", "identity", "{}", common::records(BATCH, false), vec![], 50),
+        ("identity-2-headers", "identity", "{}", common::records(BATCH, true), vec![], 20),
+        (
+            "json-transform",
+            "json-transform",
+            common::JSON_TRANSFORM_CONFIG,
+            common::records(BATCH, false),
+            vec![],
+            4,
+        ),
+        ("knn", "knn", common::KNN_CONFIG, common::iris_records(BATCH), vec![], 4),
+        (
+            "anomaly",
+            "anomaly",
+            common::ANOMALY_CONFIG,
+            sensors[1024..1024 + BATCH].to_vec(),
+            warmup,
+            2,
+        ),
+    ]
 }
 
-fn sensors() -> Vec<Message> {
-    let text =
-        std::fs::read_to_string(common::root().join("tests/data/sensors/stream.jsonl")).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| common::value_record(i, l.as_bytes().to_vec()))
-        .collect()
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
 }
 
 fn main() {
+    let variants: Vec<(String, String)> = env("GUEST_AB")
+        .split(',')
+        .filter_map(|p| p.split_once('=').map(|(a, b)| (a.to_string(), b.to_string())))
+        .collect();
+    if variants.is_empty() {
+        // Also reached by `cargo test --all-targets`: nothing to compare.
+        println!("guest_ab: set GUEST_AB=name=dir,name=dir to compare plugin builds");
+        return;
+    }
+    let only = env("GUEST_AB_ONLY");
+    let rounds: usize = env("GUEST_AB_ROUNDS").parse().unwrap_or(40);
     let engine = common::default_engine();
     let info = common::info();
-    let variants: Vec<(String, String)> = std::env::var("GUEST_AB")
-        .unwrap()
-        .split(',')
-        .map(|p| {
-            let (a, b) = p.split_once('=').unwrap();
-            (a.to_string(), b.to_string())
-        })
-        .collect();
-    let only = std::env::var("GUEST_AB_ONLY").unwrap_or_default();
-    let rounds: usize =
-        std::env::var("GUEST_AB_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(40);
-    let sens = sensors();
-    let warm: Vec<Vec<Message>> = sens[..1024].chunks(256).map(<[_]>::to_vec).collect();
-    let cases: Vec<(&str, &str, Vec<Message>, Vec<Vec<Message>>, usize)> = vec![
-        ("identity", "{}", common::records(256, false), vec![], 50),
-        ("identity-2h", "{}", common::records(256, true), vec![], 20),
-        ("json-transform", JSON, common::records(256, false), vec![], 4),
-        ("knn", KNN, iris(256), vec![], 4),
-        ("anomaly", ANOM, sens[1024..1280].to_vec(), warm, 2),
-    ];
-    for (name, cfg, batch, warmup, iters) in &cases {
-        if !only.is_empty() && !only.split(',').any(|o| o == *name) {
+    for (name, file, config, batch, warmup, iters) in cases() {
+        if !only.is_empty() && !only.split(',').any(|o| o == name) {
             continue;
         }
-        let file = name.trim_end_matches("-2h");
-        let mut insts = Vec::new();
-        for (_, dir) in &variants {
-            let plugin: Arc<Plugin> =
-                Plugin::load(&engine, &std::path::Path::new(dir).join(format!("{file}.wasm")))
-                    .unwrap();
-            let mut inst = common::instance(&plugin, cfg, Limits::default());
-            for w in warmup {
-                inst.process(&info, w).unwrap();
-            }
-            for _ in 0..*iters {
-                inst.process(&info, batch).unwrap();
-            }
-            insts.push(inst);
-        }
-        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-        for _ in 0..rounds {
-            for (i, inst) in insts.iter_mut().enumerate() {
-                let t = Instant::now();
-                for _ in 0..*iters {
-                    black_box(inst.process(&info, black_box(batch)).unwrap());
+        let mut insts: Vec<PluginInstance> = variants
+            .iter()
+            .map(|(_, dir)| {
+                let path = Path::new(dir).join(format!("{file}.wasm"));
+                let plugin = Plugin::load(&engine, &path)
+                    .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+                let mut inst = common::instance(&plugin, config, Limits::default());
+                for w in warmup.iter().chain(std::iter::repeat_n(&batch, iters)) {
+                    inst.process(&info, w).expect("warm-up batch");
                 }
-                samples[i].push(t.elapsed().as_nanos() as f64 / (*iters * batch.len()) as f64);
+                inst
+            })
+            .collect();
+        let mut samples = vec![Vec::with_capacity(rounds); variants.len()];
+        for _ in 0..rounds {
+            for (inst, s) in insts.iter_mut().zip(&mut samples) {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    black_box(inst.process(&info, black_box(&batch)).expect("a batch"));
+                }
+                s.push(t.elapsed().as_nanos() as f64 / (iters * BATCH) as f64);
             }
         }
-        for (i, (v, _)) in variants.iter().enumerate() {
-            let s = &mut samples[i];
-            s.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            println!(
-                "{name:16} {v:16} min {:8.0} ns/rec  p25 {:8.0}  median {:8.0}",
-                s[0],
-                s[s.len() / 4],
-                s[s.len() / 2]
-            );
+        for ((variant, _), s) in variants.iter().zip(&mut samples) {
+            s.sort_by(f64::total_cmp);
+            let (min, median) = (s[0], s[s.len() / 2]);
+            println!("{name:20} {variant:16} min {min:7.0} ns/record  median {median:7.0}");
         }
     }
 }
