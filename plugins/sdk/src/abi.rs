@@ -137,6 +137,9 @@ mod tests {
         assert_eq!(msgs[0].value.as_deref(), Some(&b"vv"[..]));
         assert_eq!(msgs[0].headers, vec![Header { key: "h".into(), value: b"x".to_vec() }]);
         assert_eq!((msgs[1].offset, msgs[1].key.clone(), msgs[1].value.clone()), (6, None, None));
+        // Keys and values borrow the batch: nothing is copied per record.
+        assert!(matches!(msgs[0].value, Some(std::borrow::Cow::Borrowed(_))));
+        assert!(matches!(msgs[0].key, Some(std::borrow::Cow::Borrowed(_))));
     }
 
     #[test]
