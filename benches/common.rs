@@ -129,13 +129,14 @@ pub fn value_record(offset: usize, value: Vec<u8>) -> Message {
     }
 }
 
-/// The host's record as the SDK's native type, for plugins compiled natively.
-pub fn native(m: &Message) -> wasp_sdk::Message {
+/// The host's record as the SDK's native type, for plugins compiled
+/// natively: key and value borrowed, as the SDK gives them inside Wasm.
+pub fn native(m: &Message) -> wasp_sdk::Message<'_> {
     wasp_sdk::Message {
         offset: m.offset,
         timestamp: m.timestamp,
-        key: m.key.clone(),
-        value: m.value.clone(),
+        key: m.key.as_deref().map(Into::into),
+        value: m.value.as_deref().map(Into::into),
         headers: m
             .headers
             .iter()
@@ -145,6 +146,53 @@ pub fn native(m: &Message) -> wasp_sdk::Message {
 }
 
 /// [`native`] of every record.
-pub fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message> {
+pub fn native_batch(batch: &[Message]) -> Vec<wasp_sdk::Message<'_>> {
     batch.iter().map(native).collect()
+}
+
+/// json-transform's bench config: select 5 of 6 fields, scale 2, rename 2.
+pub const JSON_TRANSFORM_CONFIG: &str = r#"{
+    "select": ["id", "sensor", "temperature", "humidity", "ts"],
+    "scale": {"temperature": {"multiply": 1.8, "offset": 32}, "humidity": {"multiply": 0.01}},
+    "rename": {"temperature": "temperature_f", "ts": "timestamp"}
+}"#;
+
+/// knn's bench config: the builtin Iris set, 4 features, k = 5.
+pub const KNN_CONFIG: &str = r#"{
+    "builtin": "iris",
+    "features": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+    "label": "species",
+    "k": 5
+}"#;
+
+/// The anomaly plugin with scikit-learn's settings of
+/// tests/data/sensors/sklearn.json: 1000 warm-up samples, 100 trees of 256.
+pub const ANOMALY_CONFIG: &str = r#"{"features":["temperature","humidity","pressure"],"warmup":1000,
+    "trees":100,"sample_size":256,"contamination":0.05,"seed":42,"label_field":"is_anomaly"}"#;
+
+/// The Iris rows as JSON records with their true species, cycled to `n`.
+pub fn iris_records(n: usize) -> Vec<Message> {
+    let rows: Vec<&str> = knn::config::IRIS_CSV.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    (0..n)
+        .map(|i| {
+            let f: Vec<&str> = rows[i % rows.len()].split(',').collect();
+            let value = format!(
+                r#"{{"sepal_length":{},"sepal_width":{},"petal_length":{},"petal_width":{},"species":"{}"}}"#,
+                f[0], f[1], f[2], f[3], f[4]
+            );
+            value_record(i, value.into_bytes())
+        })
+        .collect()
+}
+
+/// The labelled sensor stream of `tests/data/sensors/stream.jsonl`.
+pub fn sensor_records() -> Vec<Message> {
+    let path = root().join("tests/data/sensors/stream.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| value_record(i, l.as_bytes().to_vec()))
+        .collect()
 }

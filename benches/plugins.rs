@@ -19,19 +19,6 @@ use wasp::runtime::Limits;
 
 const BATCH: usize = 256;
 
-const JSON_TRANSFORM_CONFIG: &str = r#"{
-    "select": ["id", "sensor", "temperature", "humidity", "ts"],
-    "scale": {"temperature": {"multiply": 1.8, "offset": 32}, "humidity": {"multiply": 0.01}},
-    "rename": {"temperature": "temperature_f", "ts": "timestamp"}
-}"#;
-
-const KNN_CONFIG: &str = r#"{
-    "builtin": "iris",
-    "features": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
-    "label": "species",
-    "k": 5
-}"#;
-
 /// A comparable summary of a host-side verdict.
 fn summary(v: &Verdict) -> String {
     let text =
@@ -130,50 +117,20 @@ fn json_transform(c: &mut Criterion) {
     compare::<json_transform::JsonTransform>(
         c,
         "json-transform",
-        JSON_TRANSFORM_CONFIG,
+        common::JSON_TRANSFORM_CONFIG,
         &[],
         &batch,
     );
 }
 
-/// The Iris rows as JSON records with their true species, cycled to `n`.
-fn iris_records(n: usize) -> Vec<Message> {
-    let rows: Vec<&str> = knn::config::IRIS_CSV.lines().skip(1).filter(|l| !l.is_empty()).collect();
-    (0..n)
-        .map(|i| {
-            let f: Vec<&str> = rows[i % rows.len()].split(',').collect();
-            let value = format!(
-                r#"{{"sepal_length":{},"sepal_width":{},"petal_length":{},"petal_width":{},"species":"{}"}}"#,
-                f[0], f[1], f[2], f[3], f[4]
-            );
-            common::value_record(i, value.into_bytes())
-        })
-        .collect()
-}
-
 fn knn(c: &mut Criterion) {
-    let batch = iris_records(BATCH);
-    compare::<knn::KnnPlugin>(c, "knn", KNN_CONFIG, &[], &batch);
-}
-
-/// The labelled sensor stream of `tests/data/sensors/stream.jsonl`.
-fn sensor_records() -> Vec<Message> {
-    let path = common::root().join("tests/data/sensors/stream.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| common::value_record(i, l.as_bytes().to_vec()))
-        .collect()
+    let batch = common::iris_records(BATCH);
+    compare::<knn::KnnPlugin>(c, "knn", common::KNN_CONFIG, &[], &batch);
 }
 
 fn anomaly(c: &mut Criterion) {
-    // scikit-learn's settings of tests/data/sensors/sklearn.json: 1000
-    // warm-up samples, 100 trees of 256 samples.
-    let config = r#"{"features":["temperature","humidity","pressure"],"warmup":1000,
-        "trees":100,"sample_size":256,"contamination":0.05,"seed":42,"label_field":"is_anomaly"}"#;
-    let records = sensor_records();
+    let config = common::ANOMALY_CONFIG;
+    let records = common::sensor_records();
     let warmup: Vec<Vec<Message>> = records[..1024].chunks(BATCH).map(<[_]>::to_vec).collect();
     let batch = &records[1024..1024 + BATCH];
     compare::<anomaly::AnomalyPlugin>(c, "anomaly", config, &warmup, batch);

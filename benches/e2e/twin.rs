@@ -114,9 +114,9 @@ struct Shared {
 
 /// A partition's worker and the records polled for it, not yet handed over.
 struct Slot {
-    tx: SyncSender<Vec<Message>>,
+    tx: SyncSender<Vec<Message<'static>>>,
     thread: JoinHandle<()>,
-    pending: Vec<Message>,
+    pending: Vec<Message<'static>>,
 }
 
 /// Records taken from librdkafka's queue per burst, as in wasp's poll loop.
@@ -135,7 +135,7 @@ fn native(
     };
     let plugin = cfg.resolve(&stage.plugin);
     let kind = plugin.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let spawn: fn(Arc<Shared>, BatchInfo, Receiver<Vec<Message>>) = match kind.as_str() {
+    let spawn: fn(Arc<Shared>, BatchInfo, Receiver<Vec<Message<'static>>>) = match kind.as_str() {
         "identity" => run_worker::<identity::Identity>,
         "json-transform" => run_worker::<json_transform::JsonTransform>,
         "knn" => run_worker::<knn::KnnPlugin>,
@@ -201,7 +201,7 @@ fn native(
 /// The same copy wasp's source makes of a Kafka record (`kafka::source::to_message`),
 /// into the SDK's message type that the natively compiled plugin takes: the
 /// host's and the SDK's bindings are distinct types, so it cannot be shared.
-fn to_message(m: &BorrowedMessage<'_>) -> Message {
+fn to_message(m: &BorrowedMessage<'_>) -> Message<'static> {
     let headers = m
         .headers()
         .map(|hs| {
@@ -216,18 +216,22 @@ fn to_message(m: &BorrowedMessage<'_>) -> Message {
     Message {
         offset: m.offset(),
         timestamp: m.timestamp().to_millis(),
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
+        key: m.key().map(|k| k.to_vec().into()),
+        value: m.payload().map(|v| v.to_vec().into()),
         headers,
     }
 }
 
 /// A partition's worker: batch like wasp's worker (kafka/worker.rs), run
 /// the native plugin, route.
-fn run_worker<P: Plugin>(shared: Arc<Shared>, info: BatchInfo, rx: Receiver<Vec<Message>>) {
+fn run_worker<P: Plugin>(
+    shared: Arc<Shared>,
+    info: BatchInfo,
+    rx: Receiver<Vec<Message<'static>>>,
+) {
     let mut plugin = P::init(&shared.config_json).expect("the native plugin accepts the config");
     let max = shared.max;
-    let mut batch: Vec<Message> = Vec::with_capacity(max);
+    let mut batch: Vec<Message<'static>> = Vec::with_capacity(max);
     let mut stopping = false;
     while !stopping {
         if batch.is_empty() {

@@ -70,7 +70,7 @@ fn feed(plugin: &mut AnomalyPlugin, records: &[Value], first_offset: usize) -> V
                 offset: (first_offset + n * 97 + i) as i64,
                 timestamp: None,
                 key: None,
-                value: Some(serde_json::to_vec(r).unwrap()),
+                value: Some(serde_json::to_vec(r).unwrap().into()),
                 headers: vec![],
             })
             .collect();
@@ -218,7 +218,7 @@ fn settings_change_the_model_and_bad_records_are_rejected() {
         offset: 0,
         timestamp: None,
         key: None,
-        value: Some(v.as_bytes().to_vec()),
+        value: Some(v.as_bytes().to_vec().into()),
         headers: vec![],
     };
     let v = p.process_batch(

@@ -8,12 +8,12 @@ use knn::{store, KnnPlugin};
 const IRIS: &str =
     r#"{"features":["sepal_length","sepal_width","petal_length","petal_width"],"builtin":"iris"}"#;
 
-fn msg(offset: i64, v: &Value) -> Message {
+fn msg(offset: i64, v: &Value) -> Message<'static> {
     Message {
         offset,
         timestamp: Some(1_700_000_000_000 + offset),
         key: None,
-        value: Some(serde_json::to_vec(v).unwrap()),
+        value: Some(serde_json::to_vec(v).unwrap().into()),
         headers: vec![],
     }
 }

@@ -68,7 +68,7 @@ fn check(name: &str, k: usize, source: Source) {
             offset: i as i64,
             timestamp: None,
             key: None,
-            value: Some(serde_json::to_vec(&Value::Object(record(&features, x))).unwrap()),
+            value: Some(serde_json::to_vec(&Value::Object(record(&features, x))).unwrap().into()),
             headers: vec![],
         })
         .collect();

@@ -274,7 +274,7 @@ impl Learner {
             BeforeModel::Feedback => {
                 let mut out = wasp_sdk::feedback(Vec::new());
                 // Unchanged, a tombstone included.
-                out.value = m.value.clone();
+                out.value = m.value.as_deref().map(<[u8]>::to_vec);
                 out.headers
                     .push(Header { key: STATUS_HEADER.into(), value: why.as_bytes().to_vec() });
                 Verdict::Emit(vec![out])
@@ -337,12 +337,12 @@ mod tests {
         BatchInfo { topic: "training".into(), partition: 0 }
     }
 
-    fn msg(offset: i64, v: Value) -> Message {
+    fn msg(offset: i64, v: Value) -> Message<'static> {
         Message {
             offset,
             timestamp: Some(1_000 + offset),
             key: None,
-            value: Some(serde_json::to_vec(&v).unwrap()),
+            value: Some(serde_json::to_vec(&v).unwrap().into()),
             headers: Vec::new(),
         }
     }
@@ -381,7 +381,7 @@ mod tests {
             panic!("not sent to feedback")
         };
         assert!(matches!(outs[0].destination, Destination::Feedback));
-        assert_eq!(outs[0].value, query.value);
+        assert_eq!(outs[0].value.as_deref(), query.value.as_deref());
         assert!(String::from_utf8_lossy(&outs[0].headers[0].value).contains("10 training samples"));
         for i in 0..9 {
             assert!(dropped(l.learn(&info(), msg(i, sample(i)))), "sample {i}");

@@ -16,8 +16,8 @@ fn plugin(doc: &Value, extra: Value) -> Result<ModelPlugin, String> {
     ModelPlugin::init(&cfg.to_string())
 }
 
-fn msg(value: &[u8]) -> Message {
-    Message { offset: 0, timestamp: None, key: None, value: Some(value.to_vec()), headers: vec![] }
+fn msg(value: &[u8]) -> Message<'_> {
+    Message { offset: 0, timestamp: None, key: None, value: Some(value.into()), headers: vec![] }
 }
 
 fn info() -> BatchInfo {

@@ -1,5 +1,5 @@
 //! Turns a contract batch (`wasp:plugin@0.2.0`: flat records pointing into
-//! one byte buffer) into the SDK's owned messages, and the plugin's
+//! one byte buffer) into the SDK's messages borrowing that buffer, and the plugin's
 //! verdicts into a reply that points into one byte buffer the same way.
 //! Kept apart from the export macro so it is tested natively.
 
@@ -11,8 +11,8 @@ fn slice(bytes: &[u8], s: wit::Span) -> &[u8] {
     &bytes[s.start as usize..s.start as usize + s.len as usize]
 }
 
-/// The batch's records as owned messages.
-pub fn decode(batch: wit::Batch) -> (BatchInfo, Vec<Message>) {
+/// The batch's records as messages whose key and value borrow `batch`.
+pub fn decode(batch: &wit::Batch) -> (BatchInfo, Vec<Message<'_>>) {
     let bytes = &batch.bytes;
     let messages = batch
         .messages
@@ -29,13 +29,13 @@ pub fn decode(batch: wit::Batch) -> (BatchInfo, Vec<Message>) {
             Message {
                 offset: m.offset,
                 timestamp: m.timestamp,
-                key: m.key.map(|s| slice(bytes, s).to_vec()),
-                value: m.value.map(|s| slice(bytes, s).to_vec()),
+                key: m.key.map(|s| slice(bytes, s).into()),
+                value: m.value.map(|s| slice(bytes, s).into()),
                 headers,
             }
         })
         .collect();
-    (BatchInfo { topic: batch.topic, partition: batch.partition }, messages)
+    (BatchInfo { topic: batch.topic.clone(), partition: batch.partition }, messages)
 }
 
 fn put(bytes: &mut Vec<u8>, data: &[u8]) -> wit::Span {
@@ -131,12 +131,15 @@ mod tests {
             headers: vec![wit::Header { key: span(3, 1), value: span(4, 1) }],
             bytes: b"kvvhx".to_vec(),
         };
-        let (info, msgs) = decode(batch);
+        let (info, msgs) = decode(&batch);
         assert_eq!(info, BatchInfo { topic: "t".into(), partition: 2 });
         assert_eq!(msgs[0].key.as_deref(), Some(&b"k"[..]));
         assert_eq!(msgs[0].value.as_deref(), Some(&b"vv"[..]));
         assert_eq!(msgs[0].headers, vec![Header { key: "h".into(), value: b"x".to_vec() }]);
         assert_eq!((msgs[1].offset, msgs[1].key.clone(), msgs[1].value.clone()), (6, None, None));
+        // Keys and values borrow the batch: nothing is copied per record.
+        assert!(matches!(msgs[0].value, Some(std::borrow::Cow::Borrowed(_))));
+        assert!(matches!(msgs[0].key, Some(std::borrow::Cow::Borrowed(_))));
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! unit-tested with plain `cargo test`.
 //!
 //! The SDK targets `wasp:plugin@0.2.0`, where a batch crosses the boundary
-//! in a few buffers; [`Message`] and [`Verdict`] are the SDK's own owned
-//! types, built from and turned into those buffers by the export glue.
+//! in a few buffers; [`Message`] and [`Verdict`] are the SDK's own types:
+//! a message's key and value borrow the batch's buffer (nothing is copied
+//! per record), and the verdicts are turned into the reply's buffers by the
+//! export glue.
 #![deny(missing_docs)]
 
 #[doc(hidden)]
@@ -52,16 +54,16 @@ pub trait Plugin: Sized + 'static {
     fn init(config: &str) -> Result<Self, String>;
 
     /// Decide what happens to one record.
-    fn process(&mut self, info: &BatchInfo, record: Message) -> Verdict;
+    fn process(&mut self, info: &BatchInfo, record: Message<'_>) -> Verdict;
 
     /// Decide what happens to a batch; one verdict per record, in order.
     /// Override to amortise work across a batch.
-    fn process_batch(&mut self, info: &BatchInfo, batch: Vec<Message>) -> Vec<Verdict> {
+    fn process_batch(&mut self, info: &BatchInfo, batch: Vec<Message<'_>>) -> Vec<Verdict> {
         batch.into_iter().map(|m| self.process(info, m)).collect()
     }
 
     /// Learn from one record of the corrections topic. The default ignores it.
-    fn learn(&mut self, _info: &BatchInfo, _record: Message) -> Verdict {
+    fn learn(&mut self, _info: &BatchInfo, _record: Message<'_>) -> Verdict {
         Verdict::Drop
     }
 }
@@ -150,16 +152,19 @@ macro_rules! export_plugin {
                     SLOT.with(|s| s.init(&config))
                 }
                 fn process(batch: Batch) -> Reply {
-                    let (info, batch) = $crate::abi::decode(batch);
-                    let verdicts =
-                        SLOT.with(|s| s.with(|p| $crate::Plugin::process_batch(p, &info, batch)));
+                    let (info, messages) = $crate::abi::decode(&batch);
+                    let verdicts = SLOT
+                        .with(|s| s.with(|p| $crate::Plugin::process_batch(p, &info, messages)));
                     $crate::abi::encode(verdicts)
                 }
                 fn learn(batch: Batch) -> Reply {
-                    let (info, batch) = $crate::abi::decode(batch);
+                    let (info, messages) = $crate::abi::decode(&batch);
                     let verdicts = SLOT.with(|s| {
                         s.with(|p| {
-                            batch.into_iter().map(|m| $crate::Plugin::learn(p, &info, m)).collect()
+                            messages
+                                .into_iter()
+                                .map(|m| $crate::Plugin::learn(p, &info, m))
+                                .collect()
                         })
                     });
                     $crate::abi::encode(verdicts)

@@ -1,8 +1,10 @@
 //! The record and verdict types plugin authors use. They are the SDK's
 //! own, not the contract's generated ones: the contract passes a batch in a
 //! few shared buffers (`wasp:plugin@0.2.0`), and the SDK turns that into
-//! one owned [`Message`] per record and back, so plugin code reads and
-//! writes plain values.
+//! one [`Message`] per record whose key and value borrow the batch's buffer
+//! (no copy per record), and turns the owned verdicts into a reply.
+
+use std::borrow::Cow;
 
 /// A Kafka record header. Kafka allows repeated names; order is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,18 +15,21 @@ pub struct Header {
     pub value: Vec<u8>,
 }
 
-/// One input record.
+/// One input record. Inside wasp its key and value borrow the batch
+/// (`Cow::Borrowed`), so reading them copies nothing; tests and native
+/// callers can give owned bytes (`Some(bytes.into())`). Keep a key or value
+/// past the call with `into_owned()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct Message<'a> {
     /// Offset of the record in its partition.
     pub offset: i64,
     /// Milliseconds since the Unix epoch, if the producer or broker set one.
     pub timestamp: Option<i64>,
     /// Record key; `None` for a record without a key.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Cow<'a, [u8]>>,
     /// Record value; `None` for a tombstone.
-    pub value: Option<Vec<u8>>,
-    /// Record headers, in order.
+    pub value: Option<Cow<'a, [u8]>>,
+    /// Record headers, in order (owned: a record with headers copies them).
     pub headers: Vec<Header>,
 }
 
