@@ -15,7 +15,6 @@
 //! and so learns the whole history again.
 
 use super::source::SourceContext;
-use super::stats::RunStats;
 use super::worker::WorkerShared;
 use crate::config::PipelineConfig;
 use anyhow::{Context, Result};
@@ -42,17 +41,19 @@ impl CorrectionsReader {
     /// Start reading `topic` for `shared`'s pipeline.
     pub fn start(cfg: &PipelineConfig, shared: WorkerShared, topic: String) -> Result<Self> {
         let pipeline = shared.pipeline.clone();
-        let stats = shared.stats.clone();
         let ctx = SourceContext::new(shared, Some(topic.clone()), Duration::ZERO);
         let mut config = super::consumer_config(cfg);
         // Assigned, never subscribed: this consumer never joins a group and
         // commits nothing. librdkafka still wants a group id to assign
         // partitions; one of its own keeps it apart from the input's group.
         config.set("group.id", format!("{}.corrections-reader", cfg.group_id()));
+        // Its statistics would replace the input partitions' lag and
+        // offsets that the progress line and the metrics show.
+        config.set("statistics.interval.ms", "0");
         let consumer: BaseConsumer<SourceContext> =
             config.create_with_context(ctx).context("creating the corrections consumer")?;
         let stop = Arc::new(AtomicBool::new(false));
-        let reader = Reader { consumer, topic, pipeline, stats, assigned: 0 };
+        let reader = Reader { consumer, topic, pipeline, assigned: 0 };
         let s = stop.clone();
         let thread = std::thread::Builder::new()
             .name("wasp-corrections".into())
@@ -77,7 +78,6 @@ struct Reader {
     consumer: BaseConsumer<SourceContext>,
     topic: String,
     pipeline: Arc<crate::pipeline::Pipeline>,
-    stats: Arc<RunStats>,
     /// Partitions assigned so far: 0..assigned.
     assigned: i32,
 }
@@ -92,7 +92,11 @@ impl Reader {
                 listed = Some(Instant::now());
             }
             match self.consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => super::run::dispatch(self.consumer.context(), &m, &self.stats),
+                // Not counted as input records: `--max-records` and the
+                // progress line count the inputs of the group.
+                Some(Ok(m)) => {
+                    self.consumer.context().dispatch(&m);
+                }
                 Some(Err(e)) => super::run::kafka_error(&e, &mut last_error),
                 None => {}
             }

@@ -129,7 +129,7 @@ impl Progress {
 const BURST: usize = 1024;
 
 /// Queue a polled record for its worker and count it.
-pub(super) fn dispatch(
+fn dispatch(
     ctx: &SourceContext,
     m: &rdkafka::message::BorrowedMessage<'_>,
     stats: &RunStats,

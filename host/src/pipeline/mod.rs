@@ -52,13 +52,11 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Where to start reading corrections partition `topic`/`partition`:
-    /// the oldest next offset any stage still has to learn, `None` when a
-    /// stage has learned nothing from it yet (then from the beginning).
+    /// the oldest next offset a stage recorded for it (stages behind one
+    /// that drops corrections never see any, so have none), `None` when no
+    /// stage learned from it yet (then from the beginning).
     pub fn learned_from(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.stages
-            .iter()
-            .map(|s| s.current().state.position(topic, partition))
-            .try_fold(i64::MAX, |low, p| p.map(|p| low.min(p)))
+        self.stages.iter().filter_map(|s| s.current().state.position(topic, partition)).min()
     }
 
     /// Load every stage's plugin and check one instance of each accepts its
