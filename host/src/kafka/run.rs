@@ -129,11 +129,7 @@ impl Progress {
 const BURST: usize = 1024;
 
 /// Queue a polled record for its worker and count it.
-fn dispatch(
-    ctx: &SourceContext,
-    m: &rdkafka::message::BorrowedMessage<'_>,
-    stats: &RunStats,
-) {
+fn dispatch(ctx: &SourceContext, m: &rdkafka::message::BorrowedMessage<'_>, stats: &RunStats) {
     if ctx.dispatch(m) {
         RunStats::inc(&stats.records_in, 1);
     } else {
