@@ -56,6 +56,26 @@ fn wait_learned(port: u16, n: f64, w: &Wasp) {
     panic!("the process never learned {n} corrections:\n{}", w.log());
 }
 
+/// `wasp run PIPELINE --metrics` on `port`.
+fn start_serving(pipeline: &Path, port: u16, tag: &str) -> Wasp {
+    Wasp::start(pipeline, &["--metrics", &format!("127.0.0.1:{port}")], tag)
+}
+
+/// [`start_serving`] on a free port, and the port.
+fn with_metrics(pipeline: &Path, tag: &str) -> (Wasp, u16) {
+    let port = free_port();
+    (start_serving(pipeline, port, tag), port)
+}
+
+/// A record nearest the third of [`three_corrections`] is classified with
+/// its label: the model holds that correction.
+fn predicts_the_last_of_three(input: &str, output: &str, w: &Wasp) {
+    produce(input, &json_records(&[giant(json!({"id": 1, "sepal_length": 32.0}))]), None);
+    let out = read_at_least(output, 1, Duration::from_secs(60));
+    let v: Value = serde_json::from_slice(out[0].value.as_deref().unwrap()).unwrap();
+    assert_eq!(v["prediction"], "Iris-giant-2", "{}", w.log());
+}
+
 fn json_records(values: &[Value]) -> Vec<(String, Vec<u8>)> {
     values
         .iter()
@@ -90,9 +110,7 @@ fn two_processes(tag: &str, state: &str) -> Two {
     let procs: Vec<Wasp> = ports
         .iter()
         .enumerate()
-        .map(|(i, port)| {
-            Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], &format!("p{i}"))
-        })
+        .map(|(i, port)| start_serving(&p, *port, &format!("p{i}")))
         .collect();
     // Each joined the group (the corrections partitions are assigned
     // outside it, with mode=Learn).
@@ -149,8 +167,7 @@ fn a_restart_neither_loses_nor_learns_again_what_its_state_holds_and_empty_state
     let kept = knn_pipeline(&dir, &topics, "path = \"state.json\"");
 
     // First run: learns the three corrections, keeps them in its state file.
-    let port = free_port();
-    let first = Wasp::start(&kept, &["--metrics", &format!("127.0.0.1:{port}")], "first");
+    let (first, port) = with_metrics(&kept, "first");
     wait_learned(port, 3.0, &first);
     assert!(first.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", first.log());
     first.sigterm();
@@ -158,13 +175,9 @@ fn a_restart_neither_loses_nor_learns_again_what_its_state_holds_and_empty_state
 
     // Restart on the same state: the corrections are not learned again
     // (nor counted as re-learned), and the model still has them.
-    let port = free_port();
-    let again = Wasp::start(&kept, &["--metrics", &format!("127.0.0.1:{port}")], "again");
+    let (again, port) = with_metrics(&kept, "again");
     assert!(again.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", again.log());
-    produce(&input, &json_records(&[giant(json!({"id": 1, "sepal_length": 32.0}))]), None);
-    let out = read_at_least(&output, 1, Duration::from_secs(60));
-    let v: Value = serde_json::from_slice(out[0].value.as_deref().unwrap()).unwrap();
-    assert_eq!(v["prediction"], "Iris-giant-2", "{}", again.log());
+    predicts_the_last_of_three(&input, &output, &again);
     for counter in ["\"knn_learned\"", "\"knn_relearned\""] {
         assert_eq!(metric(port, "wasp_plugin_counter_total", counter), Some(0.0), "{counter}");
     }
@@ -175,8 +188,7 @@ fn a_restart_neither_loses_nor_learns_again_what_its_state_holds_and_empty_state
     // and learns every one of them, once.
     let fresh_dir = temp_dir("scaleout-fresh");
     let fresh = knn_pipeline(&fresh_dir, &topics, "");
-    let port = free_port();
-    let w = Wasp::start(&fresh, &["--metrics", &format!("127.0.0.1:{port}")], "fresh");
+    let (w, port) = with_metrics(&fresh, "fresh");
     wait_learned(port, 3.0, &w);
     assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_relearned\""), Some(0.0));
 }
@@ -207,16 +219,14 @@ fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_no
     let (topics, input, output) = three_corrections("sk");
     let dir = temp_dir("scaleout-kill");
     let p = knn_pipeline(&dir, &topics, "changelog = true");
-    let port = free_port();
-    let first = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], "first");
+    let (first, port) = with_metrics(&p, "first");
     wait_learned(port, 3.0, &first);
     first.kill9();
 
     // Whatever reached the changelog before the kill is restored with its
     // positions; the rest is learned again from the topic: three rows in
     // all, none twice.
-    let port = free_port();
-    let again = Wasp::start(&p, &["--metrics", &format!("127.0.0.1:{port}")], "again");
+    let (again, port) = with_metrics(&p, "again");
     assert!(again.wait_for_log("mode=Process", Duration::from_secs(60)), "{}", again.log());
     let log = again.log();
     let restored: f64 = log
@@ -225,10 +235,7 @@ fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_no
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("no model line in the log:\n{log}"));
     wait_learned(port, 3.0 - restored, &again);
-    produce(&input, &json_records(&[giant(json!({"id": 1, "sepal_length": 32.0}))]), None);
-    let out = read_at_least(&output, 1, Duration::from_secs(60));
-    let v: Value = serde_json::from_slice(out[0].value.as_deref().unwrap()).unwrap();
-    assert_eq!(v["prediction"], "Iris-giant-2", "{}", again.log());
+    predicts_the_last_of_three(&input, &output, &again);
     assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_learned\""), Some(3.0 - restored));
     assert_eq!(metric(port, "wasp_plugin_counter_total", "\"knn_relearned\""), Some(0.0));
     note(&format!("{restored} of 3 corrections restored from the changelog after kill -9"));

@@ -28,8 +28,6 @@ use std::time::{Duration, Instant};
 /// How often the topic's partitions are listed again (a topic that did not
 /// exist yet, or that grew).
 const LIST_EVERY: Duration = Duration::from_secs(5);
-/// How long a metadata request may take.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The running reader.
 pub struct CorrectionsReader {
@@ -108,14 +106,8 @@ impl Reader {
     /// Assign partitions the topic has and this reader does not read yet,
     /// each from the oldest position the stages have learned to.
     fn assign_new(&mut self) {
-        let count = match self.consumer.fetch_metadata(Some(&self.topic), METADATA_TIMEOUT) {
-            Ok(md) => md
-                .topics()
-                .iter()
-                .find(|t| t.name() == self.topic && t.error().is_none())
-                .map_or(0, |t| i32::try_from(t.partitions().len()).unwrap_or(i32::MAX)),
-            Err(_) => 0,
-        };
+        let client = self.consumer.client();
+        let count = super::partitions::count_of(client, &self.topic).unwrap_or(0);
         if count <= self.assigned {
             return;
         }

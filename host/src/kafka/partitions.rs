@@ -73,7 +73,7 @@ impl PartitionCounts {
 
 /// The topic's partition count from broker metadata; `None` when the broker
 /// does not answer or does not know the topic.
-fn count_of<C: ClientContext>(client: &Client<C>, topic: &str) -> Option<i32> {
+pub(crate) fn count_of<C: ClientContext>(client: &Client<C>, topic: &str) -> Option<i32> {
     let md = client.fetch_metadata(Some(topic), METADATA_TIMEOUT).ok()?;
     let t = md.topics().iter().find(|t| t.name() == topic)?;
     if t.error().is_some() || t.partitions().is_empty() {
