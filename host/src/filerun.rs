@@ -6,74 +6,19 @@
 //! summary goes to stderr so stdout stays machine-readable.
 
 use crate::config::PipelineConfig;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::kafka::stats::RunStats;
+use crate::offsets::OffsetTracker;
+use crate::pipeline::Pipeline;
 use crate::record::{BatchInfo, Record};
-use crate::router::{Destination, Router};
+use crate::router::Router;
 use crate::runtime::{Engine, EngineOptions};
+use crate::sinks::lines::Lines;
+pub use crate::sinks::lines::Summary;
+use crate::sinks::Dispatcher;
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 use std::time::Instant;
-
-/// Per-destination counts of a run.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    /// Input records read.
-    pub records: u64,
-    /// Records written per topic (dead-letter included).
-    pub per_topic: BTreeMap<String, u64>,
-    /// Inputs dropped.
-    pub dropped: u64,
-}
-
-/// Show bytes as JSON if they are JSON, else as a string.
-fn show(bytes: Option<&[u8]>) -> Value {
-    match bytes {
-        None => Value::Null,
-        Some(b) => serde_json::from_slice(b)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned())),
-    }
-}
-
-fn write_outcome(
-    out: &mut impl Write,
-    router: &Router,
-    msg: &Record,
-    outcome: &Outcome,
-    summary: &mut Summary,
-) -> Result<()> {
-    let mut failures = outcome.failures.clone();
-    for p in &outcome.produced {
-        match router.destination(&p.route) {
-            Ok(destination) => {
-                let (kind, name) = match destination {
-                    Destination::Topic(t) => ("topic", t),
-                    Destination::Table(t) => ("table", t),
-                };
-                *summary.per_topic.entry(name.to_string()).or_default() += 1;
-                let mut line = json!({"offset": msg.offset, kind: name, "key": show(p.key.as_deref()), "value": show(p.value.as_deref())});
-                if let Some(partition) = p.partition {
-                    line["partition"] = json!(partition);
-                }
-                writeln!(out, "{line}")?;
-            }
-            Err(reason) => failures.push(Router::routing_failure(reason)),
-        }
-    }
-    for f in &failures {
-        *summary.per_topic.entry(router.dead_letter().to_string()).or_default() += 1;
-        let line = json!({"offset": msg.offset, "topic": router.dead_letter(), "stage": f.stage,
-                          "kind": f.kind, "reason": f.reason,
-                          "value": show(router.dead_letter_value(msg.value.as_deref()).as_deref())});
-        writeln!(out, "{line}")?;
-    }
-    if outcome.is_dropped() && failures.is_empty() {
-        summary.dropped += 1;
-        writeln!(out, "{}", json!({"offset": msg.offset, "dropped": true}))?;
-    }
-    Ok(())
-}
 
 /// Run `cfg` over `input`, writing results to `out`.
 pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> Result<Summary> {
@@ -82,9 +27,12 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
     let pipeline = Pipeline::load(&engine, cfg)?;
     let mut instance = pipeline.instantiate()?;
     let router = Router::new(&cfg.topics, cfg.tables.keys());
+    let printed = Arc::new(Lines::default());
+    let dispatcher = Dispatcher::single(router, printed.clone(), Arc::new(RunStats::default()));
+    let tracker = Arc::new(OffsetTracker::default());
     let info = BatchInfo { topic: "file".into(), partition: 0 };
     instance.set_partition(&info.topic, info.partition);
-    let mut summary = Summary::default();
+    let mut records = 0;
     let started = Instant::now();
     let mut batch = Vec::new();
     let mut lines = input.lines().enumerate().peekable();
@@ -104,11 +52,18 @@ pub fn run(cfg: &PipelineConfig, input: impl BufRead, out: &mut impl Write) -> R
         if let Some(reason) = instance.stop_reason() {
             anyhow::bail!("{reason}");
         }
-        for (msg, outcome) in batch.iter().zip(&outcomes) {
-            write_outcome(out, &router, msg, outcome, &mut summary)?;
-        }
-        summary.records += batch.len() as u64;
+        records += batch.len() as u64;
+        dispatcher.write(
+            &info.topic,
+            info.partition,
+            std::mem::take(&mut batch),
+            &outcomes,
+            &tracker,
+        );
+        out.write_all(&printed.take().0)?;
     }
+    let mut summary = printed.take().1;
+    summary.records = records;
     pipeline.state.flush()?;
     let secs = started.elapsed().as_secs_f64();
     let mut line = format!(

@@ -298,3 +298,44 @@ fn wasp_test_shows_each_table_s_rows_and_dead_letters_without_the_password() {
     assert_eq!(lines[2]["value"]["username"], "bob");
     assert!(!stdout.contains("Secret#123") && !stdout.contains("Kafka#2024"), "{stdout}");
 }
+
+#[test]
+fn a_registration_of_a_taken_username_stores_neither_row_and_is_dead_lettered_with_the_reason() {
+    let _pg = server();
+    let _b = crate::broker::shared();
+    let l = logins("logdup");
+    run(
+        &l,
+        &[
+            ("first".into(), registration("sneha", "Kafka#2024")),
+            ("login".into(), event("incorrect_password", "sneha", None)),
+        ],
+        &[],
+    );
+    // The same consumer group goes on after the first run's commits.
+    run(&l, &[("again".into(), registration("sneha", "Other#2025"))], &[]);
+
+    let mut db = admin();
+    let count = |db: &mut postgres::Client, t: &str| -> i64 {
+        db.query_one(&format!("select count(*) from {t}"), &[]).unwrap().get(0)
+    };
+    assert_eq!(count(&mut db, &l.users), 1, "the taken username was stored twice");
+    // Its `users` row was refused, so its `events` row, written in the same
+    // transaction, is not stored either.
+    let events: Vec<String> = db
+        .query(&format!("select event_type from {} order by event_type", l.events), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(events, ["incorrect_password", "new_user_created"]);
+    let dead = read(&l.dlq, Duration::from_secs(2));
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].key.as_deref(), Some(&b"again"[..]));
+    assert_eq!(header(&dead[0], headers::KIND), "sink");
+    assert_eq!(header(&dead[0], headers::STAGE), "tables.users");
+    let reason = header(&dead[0], headers::REASON);
+    assert!(reason.contains("duplicate key value violates unique constraint"), "{reason}");
+    let v: serde_json::Value = serde_json::from_slice(dead[0].value.as_deref().unwrap()).unwrap();
+    assert!(v.get("password").is_none(), "the dead letter kept the password: {v}");
+}

@@ -4,10 +4,11 @@
 //! and a lost connection reported as retriable.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 use wasp::sinks::health::SinkHealth;
-use wasp::sinks::postgres::{RowResult, TableConfig, TableRow, TableSink};
+use wasp::sinks::postgres::{Database, RowResult, TableConfig, TableRow};
 
 /// The outage test stops the server: it holds this for writing, every
 /// other test for reading.
@@ -49,6 +50,10 @@ fn table(tag: &str, columns: &str) -> String {
     name
 }
 
+/// The default conflict key's columns.
+const ORIGIN: &str = "source_topic text, source_partition integer, source_offset bigint, \
+     unique (source_topic, source_partition, source_offset)";
+
 const LOGINS: &str = "id bigserial primary key, username varchar(15) not null \
      check (length(username) >= 4), attempts integer, source_topic text, \
      source_partition integer, source_offset bigint, \
@@ -67,15 +72,21 @@ fn config(table: &str, columns: &[(&str, &str)]) -> TableConfig {
     }
 }
 
-fn open(cfg: &TableConfig) -> anyhow::Result<TableSink> {
-    TableSink::open("logins", cfg, Path::new("."))
+fn open(cfg: &TableConfig) -> anyhow::Result<Database> {
+    Database::open(&[("logins", cfg)], Path::new("."))
 }
 
 fn rows(values: &[Vec<u8>]) -> Vec<TableRow<'_>> {
     values
         .iter()
         .enumerate()
-        .map(|(i, v)| TableRow { topic: "login-events", partition: 2, offset: i as i64, value: v })
+        .map(|(i, v)| TableRow {
+            table: 0,
+            topic: "login-events",
+            partition: 2,
+            offset: i as i64,
+            value: v,
+        })
         .collect()
 }
 
@@ -150,7 +161,7 @@ fn postgres_refused_rows_give_the_database_reason_and_the_rest_are_stored() {
     let results = sink.write(&rows(&values)).unwrap();
     let reason = |i: usize| match &results[i] {
         RowResult::Refused(why) => why.clone(),
-        RowResult::Stored => panic!("row {i} was stored: {results:?}"),
+        other => panic!("row {i} was {other:?}: {results:?}"),
     };
     assert_eq!(results[0], RowResult::Stored);
     assert!(reason(1).contains("violates check constraint"), "{}", reason(1));
@@ -169,21 +180,81 @@ fn postgres_refused_rows_give_the_database_reason_and_the_rest_are_stored() {
 }
 
 #[test]
+fn postgres_tables_of_one_database_are_written_in_one_transaction_and_an_input_all_or_nothing() {
+    let _pg = server();
+    let users = table("pg_tx_users", &format!("username text not null unique, {ORIGIN}"));
+    let events = table("pg_tx_events", &format!("username text not null, event text, {ORIGIN}"));
+    let u = config(&users, &[("username", "username")]);
+    let e = config(&events, &[("username", "username"), ("event", "event")]);
+    let mut db = Database::open(&[("users", &u), ("events", &e)], Path::new(".")).unwrap();
+    let values: Vec<Vec<u8>> = ["ada", "grace", "ada", "alan"]
+        .iter()
+        .map(|n| format!(r#"{{"username": "{n}", "event": "new_user_created"}}"#).into_bytes())
+        .collect();
+    // Input i produces a `users` row and an `events` row, as in seed 003.
+    let values = &values;
+    let rows = |inputs: std::ops::Range<usize>| -> Vec<TableRow<'_>> {
+        let row = |i: usize, table: usize| TableRow {
+            table,
+            topic: "login-events",
+            partition: 0,
+            offset: i as i64,
+            value: &values[i],
+        };
+        inputs.flat_map(|i| [row(i, 0), row(i, 1)]).collect()
+    };
+    let results = db.write(&rows(0..2)).unwrap();
+    assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
+    // Both tables' rows carry the same transaction id.
+    let xids: i64 = admin()
+        .query_one(
+            &format!(
+                "select count(distinct x) from (select xmin::text as x from {users} \
+                 union all select xmin::text from {events}) t"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(xids, 1, "the batch was not written in one transaction");
+
+    // Input 2 registers a taken name: its `users` row is refused with the
+    // database's reason, and its `events` row is withdrawn with it.
+    let results = db.write(&rows(2..4)).unwrap();
+    match &results[0] {
+        RowResult::Refused(why) => assert!(why.contains("duplicate key"), "{why}"),
+        other => panic!("the taken name was {other:?}"),
+    }
+    assert_eq!(results[1..], [RowResult::Withdrawn, RowResult::Stored, RowResult::Stored]);
+    let names = |t: &str| -> Vec<String> {
+        let q = format!("select username from {t} order by source_offset");
+        admin().query(&q, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    assert_eq!(names(&users), ["ada", "grace", "alan"]);
+    assert_eq!(
+        names(&events),
+        ["ada", "grace", "alan"],
+        "the refused input's other row was stored"
+    );
+}
+
+#[test]
 fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
     let _pg = server();
     let t = table("pg_outage", LOGINS);
-    let cfg = config(&t, &[("username", "username")]);
+    let mut cfg = config(&t, &[("username", "username")]);
+    // The connection is named after the table, to be found below.
+    cfg.url = format!("{}?application_name={t}", url());
     let values: Vec<Vec<u8>> =
         (0..10).map(|i| format!(r#"{{"username": "user{i:03}"}}"#).into()).collect();
     let mut sink = open(&cfg).unwrap();
     sink.write(&rows(&values[..5])).unwrap();
-    // The server drops the sink's connection (the one whose last statement
-    // wrote this test's table), as in a server restart.
+    // The server drops the sink's connection, as in a server restart.
     let killed: i64 = admin()
         .query_one(
             &format!(
                 "select count(pg_terminate_backend(pid)) from pg_stat_activity \
-                 where application_name = 'wasp' and query like '%{t}%'"
+                 where application_name = '{t}'"
             ),
             &[],
         )
@@ -193,8 +264,9 @@ fn postgres_lost_connection_is_retriable_and_the_retry_stores_once() {
     let err = sink.write(&rows(&values)).expect_err("a dropped connection must be reported");
     assert!(err.to_string().contains("unavailable"), "{err}");
     // The caller retries the whole write: the first five are not doubled.
-    let health = SinkHealth::new("tables.logins");
-    let results = sink.write_retrying(&rows(&values), &|| false, &health).unwrap();
+    let health = Arc::new(SinkHealth::new("tables.logins"));
+    let results =
+        sink.write_retrying(&rows(&values), &|| false, std::slice::from_ref(&health)).unwrap();
     assert!(results.iter().all(|r| *r == RowResult::Stored), "{results:?}");
     assert_eq!(count(&t), 10);
     assert_eq!((health.stored(), health.refused(), health.down()), (10, 0, None));
@@ -227,7 +299,7 @@ fn postgres_sslmode_require_verifies_the_server_and_encrypts_the_connection() {
     let _pg = server();
     let t = table("pg_tls", LOGINS);
     let mut cfg = config(&t, &[("username", "username")]);
-    cfg.url = format!("{}?sslmode=require", url());
+    cfg.url = format!("{}?sslmode=require&application_name={t}", url());
     // The server's certificate is signed by a local CA, in no system store: refused.
     let err = open(&cfg).err().expect("a server whose certificate cannot be verified");
     assert!(format!("{err:#}").contains("invalid peer certificate"), "{err:#}");
@@ -240,7 +312,7 @@ fn postgres_sslmode_require_verifies_the_server_and_encrypts_the_connection() {
             &format!(
                 "select count(*), coalesce(bool_and(s.ssl), false) from pg_stat_ssl s \
                  join pg_stat_activity a using (pid) \
-                 where a.application_name = 'wasp' and a.query like '%{t}%'"
+                 where a.application_name = '{t}'"
             ),
             &[],
         )

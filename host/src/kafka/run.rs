@@ -2,7 +2,7 @@
 //! budget is spent; then a graceful shutdown that drains, flushes and commits.
 
 use super::corrections::CorrectionsReader;
-use super::sink::Sink;
+use super::sink::TopicSink;
 use super::source::SourceContext;
 use super::stats::RunStats;
 use super::worker::WorkerShared;
@@ -12,6 +12,8 @@ use crate::progress::Cadence;
 use crate::reload::{self, Reloader};
 use crate::router::Router;
 use crate::runtime::{Engine, EngineOptions};
+use crate::sinks::tables::Tables;
+use crate::sinks::{Dispatcher, Sink};
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::Message as _;
@@ -210,9 +212,9 @@ pub fn run(
         None => None,
     };
     let router = Router::new(&cfg.topics, cfg.tables.keys());
-    let tables = crate::sinks::tables::Tables::open(cfg, router.clone(), &stats)?;
-    let sink =
-        Sink::new(&super::producer_config(cfg), router, cfg.version_header, stats.clone(), tables)?;
+    let tables = Tables::open(cfg, &stats)?.map(|t| Arc::new(t) as Arc<dyn Sink>);
+    let topics = TopicSink::new(&super::producer_config(cfg), cfg.version_header, stats.clone())?;
+    let sink = Dispatcher::new(router, topics, tables, stats.clone());
     let shared = WorkerShared {
         pipeline: pipeline.clone(),
         sink: sink.clone(),

@@ -1,5 +1,6 @@
-//! The producer side: writes each outcome where the router says, and tells
-//! the partition's offset tracker when the broker acknowledged it.
+//! The sink of Kafka topics (`sinks::Sink`): produces each record to the
+//! topic the router named, and settles it in its batch's `BatchAcks` when
+//! the broker acknowledged it.
 //!
 //! A record the broker refuses for good (too large, invalid, not
 //! authorized, no such topic) dead-letters the *input* it came from, with
@@ -12,69 +13,24 @@
 
 use super::partitions::PartitionCounts;
 use super::stats::{DeadLetterNote, RunStats};
-use crate::offsets::OffsetTracker;
-use crate::pipeline::{Failure, Outcome, Route};
-use crate::record::{Header, Record};
-use crate::router::{headers, Router};
-use crate::sinks::tables::Tables;
+use crate::pipeline::Failure;
+use crate::record::Header;
+use crate::router::{headers, Destination, Router};
+use crate::sinks::route::Kind;
+use crate::sinks::{BatchAcks, Outgoing, Sink};
 use anyhow::{Context, Result};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedHeaders, Header as KHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message as _};
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-
-/// What the delivery callbacks of one batch's records share: the batch's
-/// inputs are acknowledged together when the last record is delivered, so
-/// the tracker's lock is taken once per batch, not once per record.
-pub struct BatchDelivery {
-    tracker: Arc<OffsetTracker>,
-    /// Where the inputs came from.
-    topic: String,
-    partition: i32,
-    /// The inputs, kept until their records are delivered so that one
-    /// whose output is refused can be dead-lettered as it came.
-    batch: Vec<Record>,
-    /// (input offset, records it produced), in offset order.
-    inputs: Vec<(i64, u32)>,
-    /// Records of the batch not yet delivered.
-    remaining: AtomicUsize,
-    /// A record of the batch failed: its inputs are never acknowledged.
-    failed: AtomicBool,
-    /// Inputs already dead-lettered because an output was refused.
-    redirected: Mutex<Vec<u32>>,
-}
-
-impl BatchDelivery {
-    /// One of the batch's records was delivered (or replaced by another).
-    fn delivered(&self) {
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
-            && !self.failed.load(Ordering::Acquire)
-        {
-            self.tracker.ack(&self.inputs);
-        }
-    }
-
-    /// One of the batch's records is lost; `what` says how, for the log.
-    fn lost(&self, topic: &str, what: &str) {
-        self.failed.store(true, Ordering::Release);
-        self.tracker.fail();
-        let (first, last) = (self.inputs.first().map(|i| i.0), self.inputs.last().map(|i| i.0));
-        tracing::error!(
-            topic,
-            "{what}; the input offsets {first:?}..={last:?} of its batch will not be committed \
-             and are processed again after a restart"
-        );
-    }
-}
 
 /// The delivery report's handle on one record.
 pub struct RecordDelivery {
-    batch: Arc<BatchDelivery>,
+    acks: Arc<BatchAcks>,
     /// Its input's index in the batch.
     input: u32,
     /// It is a dead letter: if it is refused, the run stops.
@@ -153,7 +109,7 @@ impl SinkContext {
             self.busy.fetch_sub(1, Ordering::AcqRel);
             let (Job::Resend { d, topic, .. } | Job::Refused { d, topic, .. }) = e.0;
             RunStats::inc(&self.stats.delivery_failed, 1);
-            d.batch.lost(&topic, "a record could not be sent again while stopping");
+            d.acks.lost(&topic, "a record could not be sent again while stopping");
         }
     }
 
@@ -168,11 +124,11 @@ impl SinkContext {
             }),
             Class::Purged => {
                 RunStats::inc(&self.stats.delivery_failed, 1);
-                d.batch.lost(topic, &format!("a record was not delivered before the stop ({e})"));
+                d.acks.lost(topic, &format!("a record was not delivered before the stop ({e})"));
             }
             Class::Fatal => {
                 RunStats::inc(&self.stats.delivery_failed, 1);
-                d.batch.lost(topic, &format!("the producer failed ({e})"));
+                d.acks.lost(topic, &format!("the producer failed ({e})"));
                 self.stats.set_fatal(format!("the Kafka producer failed for good: {e}"));
             }
         }
@@ -188,7 +144,7 @@ impl ProducerContext for SinkContext {
         match result {
             Ok(_) => {
                 RunStats::inc(&self.stats.delivered, 1);
-                d.batch.delivered();
+                d.acks.delivered(1);
             }
             Err((e, msg)) => {
                 self.failed(e, msg.topic(), d, |d| Job::Resend {
@@ -203,40 +159,24 @@ impl ProducerContext for SinkContext {
     }
 }
 
-/// One record ready to send.
-struct Pending<'a> {
-    topic: &'a str,
-    partition: Option<i32>,
-    key: Option<&'a [u8]>,
-    value: Option<Cow<'a, [u8]>>,
-    /// `None` when the record has no headers: librdkafka then allocates none.
-    headers: Option<OwnedHeaders>,
-    /// Index of its input in the batch.
-    input: u32,
-    dead_letter: bool,
-}
-
-/// Records written per destination during one batch, added to the shared
-/// counters once per batch rather than once per record.
+/// Records written per destination during one delivery, added to the
+/// shared counters once per batch rather than once per record.
 #[derive(Default)]
 struct Counts {
     output: u64,
     feedback: u64,
     named: u64,
     dead_letter: u64,
-    dropped: u64,
 }
 
-/// The producer and the routing of outcomes.
-pub struct Sink {
+/// The sink of Kafka topics: the producer, its delivery reports and the
+/// redirector.
+pub struct TopicSink {
     producer: ThreadedProducer<SinkContext>,
-    router: Router,
     version_header: bool,
     stats: Arc<RunStats>,
     busy: Arc<AtomicUsize>,
     partitions: PartitionCounts,
-    /// Table destinations, written before the Kafka records (sinks::tables).
-    tables: Option<Tables>,
 }
 
 fn to_headers(hs: &[Header]) -> OwnedHeaders {
@@ -246,36 +186,37 @@ fn to_headers(hs: &[Header]) -> OwnedHeaders {
 }
 
 /// The input's headers, then those describing why it is dead-lettered.
-fn dead_letter_headers(msg: &Record, f: &Failure, topic: &str, partition: i32) -> OwnedHeaders {
-    let mut hs = to_headers(&msg.headers);
-    for (k, v) in Router::failure_headers(f, topic, partition, msg.offset) {
+fn dead_letter_headers(
+    input: &[Header],
+    f: &Failure,
+    acks: &BatchAcks,
+    offset: i64,
+) -> OwnedHeaders {
+    let mut hs = to_headers(input);
+    for (k, v) in Router::failure_headers(f, &acks.topic, acks.partition, offset) {
         hs = hs.insert(KHeader { key: k, value: Some(v.as_bytes()) });
     }
     hs
 }
 
-impl Sink {
+impl TopicSink {
     /// Create the producer and its redirector thread.
     pub fn new(
         config: &ClientConfig,
-        router: Router,
         version_header: bool,
         stats: Arc<RunStats>,
-        tables: Option<Tables>,
     ) -> Result<Arc<Self>> {
         let (tx, rx) = channel();
         let busy = Arc::new(AtomicUsize::new(0));
         let producer = config
             .create_with_context(SinkContext { stats: stats.clone(), jobs: tx, busy: busy.clone() })
             .context("creating the Kafka producer")?;
-        let sink = Arc::new(Sink {
+        let sink = Arc::new(TopicSink {
             producer,
-            router,
             version_header,
             stats,
             busy,
             partitions: PartitionCounts::default(),
-            tables,
         });
         let weak = Arc::downgrade(&sink);
         std::thread::Builder::new()
@@ -285,182 +226,34 @@ impl Sink {
         Ok(sink)
     }
 
-    /// The run is ending: stop retrying an unreachable database.
-    pub fn stop_retrying(&self) {
-        if let Some(t) = &self.tables {
-            t.stop();
+    /// The headers a record goes with: a dead letter's input headers and
+    /// reasons, or an output's headers and the plugin version.
+    fn headers_of(&self, r: &Outgoing<'_>, acks: &BatchAcks) -> Option<OwnedHeaders> {
+        if let Some(f) = &r.failure {
+            return Some(dead_letter_headers(r.headers, f, acks, acks.record(r.input).offset));
         }
-    }
-
-    /// Write every outcome of a batch; the tracker learns of the inputs
-    /// before their records are sent, so no acknowledgement can come first.
-    /// The batch is kept until its records are delivered.
-    pub fn write(
-        &self,
-        topic: &str,
-        partition: i32,
-        batch: Vec<Record>,
-        outcomes: &[Outcome],
-        tracker: &Arc<OffsetTracker>,
-    ) {
-        // Table-bound outputs are written first (sinks::tables), and taken
-        // out of the outcomes; `None` means the batch is held uncommitted
-        // because the run is stopping while the database is unreachable.
-        let tabled = match &self.tables {
-            Some(t) => {
-                match t.write_before_produce(
-                    topic,
-                    partition,
-                    &batch,
-                    outcomes,
-                    tracker,
-                    &self.stats,
-                ) {
-                    Some(written) => Some(written),
-                    None => return,
-                }
-            }
-            None => None,
-        };
-        let (outcomes, to_table) = match &tabled {
-            Some((o, t)) => (o.as_slice(), t.as_slice()),
-            None => (outcomes, &[][..]),
-        };
-        let went_to_table = |i: usize| to_table.get(i).copied().unwrap_or(false);
-        // Every produced record goes to its topic or, if not allowed
-        // there, to the dead-letter topic: one record each, like failures.
-        let inputs: Vec<(i64, u32)> = batch
-            .iter()
-            .zip(outcomes)
-            .map(|(m, o)| {
-                let n = o.produced.len() + o.failures.len();
-                (m.offset, u32::try_from(n).unwrap_or(u32::MAX))
-            })
-            .collect();
-        tracker.begin(&inputs);
-        let total: usize = inputs.iter().map(|&(_, n)| n as usize).sum();
-        let processed = batch.len() as u64;
-        let mut counts = Counts::default();
-        if total == 0 {
-            counts.dropped = (0..outcomes.len()).filter(|&i| !went_to_table(i)).count() as u64;
-        } else {
-            let shared = Arc::new(BatchDelivery {
-                tracker: tracker.clone(),
-                topic: topic.to_string(),
-                partition,
-                batch,
-                inputs,
-                remaining: AtomicUsize::new(total),
-                failed: AtomicBool::new(false),
-                redirected: Mutex::new(Vec::new()),
-            });
-            let mut records = Vec::with_capacity(total);
-            for (i, (msg, outcome)) in shared.batch.iter().zip(outcomes).enumerate() {
-                if outcome.is_dropped() && !went_to_table(i) {
-                    counts.dropped += 1;
-                }
-                self.resolve(topic, partition, i as u32, msg, outcome, &mut records, &mut counts);
-            }
-            for r in records {
-                self.send(r, &shared);
-            }
+        let version = r.version.filter(|_| self.version_header);
+        if version.is_none() && r.headers.is_empty() {
+            // librdkafka then allocates no headers.
+            return None;
         }
-        let s = &self.stats;
-        for (counter, n) in [
-            (&s.output, counts.output),
-            (&s.feedback, counts.feedback),
-            (&s.named, counts.named),
-            (&s.dead_letter, counts.dead_letter),
-            (&s.dropped, counts.dropped),
-        ] {
-            if n > 0 {
-                RunStats::inc(counter, n);
+        let hs = to_headers(r.headers);
+        Some(match version {
+            Some(v) => {
+                hs.insert(KHeader { key: headers::PLUGIN_VERSION, value: Some(v.as_bytes()) })
             }
-        }
-        RunStats::inc(&self.stats.processed, processed);
-    }
-
-    /// Topics, keys and headers for one input's outcome, into `out`.
-    #[allow(clippy::too_many_arguments)]
-    fn resolve<'a>(
-        &'a self,
-        topic: &str,
-        partition: i32,
-        input: u32,
-        msg: &'a Record,
-        outcome: &'a Outcome,
-        out: &mut Vec<Pending<'a>>,
-        counts: &mut Counts,
-    ) {
-        let mut failures = Vec::new();
-        for p in &outcome.produced {
-            let destination = self.router.topic(&p.route).and_then(|t| match p.partition {
-                None => Ok(t),
-                Some(n) => self.partitions.check(self.producer.client(), t, n).map(|()| t),
-            });
-            match destination {
-                Ok(t) => {
-                    match p.route {
-                        Route::Output => counts.output += 1,
-                        Route::Feedback => counts.feedback += 1,
-                        Route::Topic(_) => counts.named += 1,
-                    }
-                    let hs = (self.version_header || !p.headers.is_empty()).then(|| {
-                        let hs = to_headers(&p.headers);
-                        if !self.version_header {
-                            return hs;
-                        }
-                        hs.insert(KHeader {
-                            key: headers::PLUGIN_VERSION,
-                            value: Some(p.version.as_bytes()),
-                        })
-                    });
-                    out.push(Pending {
-                        topic: t,
-                        partition: p.partition,
-                        key: p.key.as_deref(),
-                        value: p.value.as_deref().map(Cow::Borrowed),
-                        headers: hs,
-                        input,
-                        dead_letter: false,
-                    });
-                }
-                Err(reason) => failures.push(Router::routing_failure(reason)),
-            }
-        }
-        for f in outcome.failures.iter().chain(&failures) {
-            counts.dead_letter += 1;
-            self.note_dead_letter(f, topic, partition, msg.offset);
-            out.push(Pending {
-                topic: self.router.dead_letter(),
-                partition: None,
-                key: msg.key.as_deref(),
-                value: self.router.dead_letter_value(msg.value.as_deref()),
-                headers: Some(dead_letter_headers(msg, f, topic, partition)),
-                input,
-                dead_letter: true,
-            });
-        }
-    }
-
-    fn send(&self, r: Pending<'_>, batch: &Arc<BatchDelivery>) {
-        let d = Box::new(RecordDelivery {
-            batch: batch.clone(),
-            input: r.input,
-            dead_letter: r.dead_letter,
-            partition: r.partition,
-        });
-        self.produce(r.topic, r.key, r.value.as_deref(), r.headers, d);
+            None => hs,
+        })
     }
 
     /// Keep a dead letter for the status page and metrics.
-    fn note_dead_letter(&self, f: &Failure, topic: &str, partition: i32, offset: i64) {
+    fn note_dead_letter(&self, f: &Failure, acks: &BatchAcks, offset: i64) {
         self.stats.note_dead_letter(DeadLetterNote {
             stage: f.stage.clone(),
             kind: f.kind.clone(),
             reason: f.reason.clone(),
-            topic: topic.to_string(),
-            partition,
+            topic: acks.topic.clone(),
+            partition: acks.partition,
             offset,
         });
     }
@@ -514,71 +307,59 @@ impl Sink {
             }
         }
     }
+}
 
-    /// An output of input `d.input` was refused for good: dead-letter the
-    /// input with the reason, once; a refused dead letter stops the run.
-    fn refused(&self, topic: &str, reason: String, d: &RecordDelivery) {
-        let b = &d.batch;
-        let (offset, _) = b.inputs[d.input as usize];
-        if d.dead_letter {
-            RunStats::inc(&self.stats.delivery_failed, 1);
-            b.lost(topic, &format!("a dead letter was refused ({reason})"));
-            self.stats.set_fatal(format!(
-                "the dead-letter topic {topic} refused the record from {}/{} at offset {offset} \
-                 ({reason}); stopping, with nothing committed from that offset on. Make the \
-                 dead-letter topic accept it (for instance raise message.max.bytes on the \
-                 topic and in [kafka.producer]) and run again",
-                b.topic, b.partition
-            ));
-            return;
-        }
-        let first = {
-            let mut r = b.redirected.lock().unwrap_or_else(|p| p.into_inner());
-            let first = !r.contains(&d.input);
-            if first {
-                r.push(d.input);
-            }
-            first
-        };
-        if first {
-            tracing::warn!(
-                "dead-lettering the input {}/{} offset {offset}: {reason}",
-                b.topic,
-                b.partition
-            );
-            // One more record for the batch before this one is settled, so
-            // the batch cannot complete in between.
-            b.remaining.fetch_add(1, Ordering::AcqRel);
-            RunStats::inc(&self.stats.dead_letter, 1);
-            let msg = &b.batch[d.input as usize];
-            let f = Failure {
-                stage: String::new(),
-                plugin: String::new(),
-                kind: "delivery".into(),
-                reason,
+impl Sink for TopicSink {
+    /// Queue each record for its topic; the delivery reports settle them.
+    /// A partition the topic does not have refuses the record (a `routing`
+    /// dead letter of its input), as a broker's refusal would.
+    fn deliver(&self, acks: &Arc<BatchAcks>, records: Vec<Outgoing<'_>>) {
+        let mut counts = Counts::default();
+        for r in records {
+            let Destination::Topic(topic) = r.to else {
+                unreachable!("the dispatcher sends only topic records here")
             };
-            self.note_dead_letter(&f, &b.topic, b.partition, msg.offset);
-            let hs = dead_letter_headers(msg, &f, &b.topic, b.partition);
-            let dl = Box::new(RecordDelivery {
-                batch: b.clone(),
-                input: d.input,
-                dead_letter: true,
-                partition: None,
+            if let Some(n) = r.partition {
+                if let Err(reason) = self.partitions.check(self.producer.client(), topic, n) {
+                    acks.refused(r.input, r.failure.is_some(), Router::routing_failure(reason));
+                    continue;
+                }
+            }
+            let offset = acks.record(r.input).offset;
+            match r.kind {
+                Kind::Output => counts.output += 1,
+                Kind::Feedback => counts.feedback += 1,
+                Kind::Named => counts.named += 1,
+                Kind::DeadLetter => counts.dead_letter += 1,
+            }
+            if let Some(f) = &r.failure {
+                self.note_dead_letter(f, acks, offset);
+            }
+            let headers = self.headers_of(&r, acks);
+            let d = Box::new(RecordDelivery {
+                acks: acks.clone(),
+                input: r.input,
+                dead_letter: r.failure.is_some(),
+                partition: r.partition,
             });
-            self.produce(
-                self.router.dead_letter(),
-                msg.key.as_deref(),
-                self.router.dead_letter_value(msg.value.as_deref()).as_deref(),
-                Some(hs),
-                dl,
-            );
+            self.produce(topic, r.key, r.value.as_deref(), headers, d);
         }
-        b.delivered();
+        let s = &self.stats;
+        for (counter, n) in [
+            (&s.output, counts.output),
+            (&s.feedback, counts.feedback),
+            (&s.named, counts.named),
+            (&s.dead_letter, counts.dead_letter),
+        ] {
+            if n > 0 {
+                RunStats::inc(counter, n);
+            }
+        }
     }
 
     /// Wait until every queued record is delivered and every re-send is
     /// done, up to `deadline`; false if some are still outstanding.
-    pub fn flush(&self, deadline: Instant) -> bool {
+    fn flush(&self, deadline: Instant) -> bool {
         loop {
             let idle = self.busy.load(Ordering::Acquire) == 0;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -591,18 +372,12 @@ impl Sink {
             }
         }
     }
-
-    /// Records the producer holds (queued or in flight), plus re-sends.
-    pub fn outstanding(&self) -> usize {
-        usize::try_from(self.producer.in_flight_count()).unwrap_or(0)
-            + self.busy.load(Ordering::Acquire)
-    }
 }
 
 /// The redirector: re-sends records after a retriable error (after a
 /// pause, so a broker that keeps failing is not hammered) and dead-letters
 /// the inputs of refused ones. Ends when the sink is dropped.
-fn redirector(sink: &Weak<Sink>, jobs: &Receiver<Job>) {
+fn redirector(sink: &Weak<TopicSink>, jobs: &Receiver<Job>) {
     while let Ok(job) = jobs.recv() {
         let Some(sink) = sink.upgrade() else { return };
         match job {
@@ -610,7 +385,15 @@ fn redirector(sink: &Weak<Sink>, jobs: &Receiver<Job>) {
                 std::thread::sleep(Duration::from_millis(100));
                 sink.produce(&topic, key.as_deref(), value.as_deref(), headers, d);
             }
-            Job::Refused { topic, reason, d } => sink.refused(&topic, reason, &d),
+            Job::Refused { topic: _, reason, d } => {
+                let f = Failure {
+                    stage: String::new(),
+                    plugin: String::new(),
+                    kind: "delivery".into(),
+                    reason,
+                };
+                d.acks.refused(d.input, d.dead_letter, f);
+            }
         }
         sink.busy.fetch_sub(1, Ordering::AcqRel);
     }

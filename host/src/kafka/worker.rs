@@ -9,12 +9,12 @@
 //! writes nothing more, and what it held is processed again by the
 //! partition's next owner.
 
-use super::sink::Sink;
 use super::stats::RunStats;
 use crate::config::BatchConfig;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Pipeline, PipelineInstance};
 use crate::record::{BatchInfo, Record};
+use crate::sinks::Dispatcher;
 use crate::state::keys::Part;
 use crate::state::restore::restore_partition;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,7 +92,7 @@ pub struct WorkerShared {
     /// The loaded pipeline.
     pub pipeline: Arc<Pipeline>,
     /// The producer.
-    pub sink: Arc<Sink>,
+    pub sink: Arc<Dispatcher>,
     /// Batching.
     pub batch: BatchConfig,
     /// Counters.

@@ -1,160 +1,159 @@
-//! The table destinations of a run, between the pipeline and the Kafka sink.
+//! The table destinations of a run (`[tables.NAME]`), as a sink.
 //!
-//! Before a batch's outcomes are produced to Kafka, the outputs routed to a
-//! table (a plugin's `topic("NAME")` for a `[tables.NAME]`, or `topics.output`
-//! naming one) are taken out and written to the database. The Kafka sink
-//! begins the batch's inputs in the offset tracker only after that, so an
-//! input is never committed before the database acknowledged its rows. A row
-//! the database refuses becomes a `sink` failure of its input, which the
-//! Kafka sink dead-letters with the database's message. While the database
-//! is unreachable the write is retried with backoff, holding the batch; when
-//! the run stops meanwhile, the batch is abandoned uncommitted.
+//! Tables with the same connection settings share one [`Database`]: a
+//! batch's rows for all of them are written in one transaction, so the
+//! rows one input produced for several tables are stored together or not
+//! at all. The write is synchronous, on the partition's worker, and comes
+//! before the batch's Kafka records: a row the database refuses
+//! dead-letters its input with the database's message (kind `sink`), and
+//! while the database is unreachable the write is retried with backoff,
+//! holding the partition, nothing committed. When the run stops
+//! meanwhile, the batch is lost: none of it is committed or produced.
 
 use super::health::SinkHealth;
-use super::postgres::{RowResult, TableRow, TableSink, Unavailable};
+use super::postgres::{Database, RowResult, TableConfig, TableRow};
+use super::{BatchAcks, Outgoing, Sink};
 use crate::config::PipelineConfig;
 use crate::kafka::stats::RunStats;
-use crate::offsets::OffsetTracker;
-use crate::pipeline::{Failure, Outcome, Route};
-use crate::record::Record;
-use crate::router::{Destination, Router};
+use crate::pipeline::Failure;
+use crate::router::Destination;
 use anyhow::Result;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Dead-letter kind of an output the database refused.
 pub const SINK_FAILURE: &str = "sink";
 
+/// One database and the health of each of its tables.
+struct Connection {
+    database: Mutex<Database>,
+    /// Per table, in the database's order.
+    health: Vec<Arc<SinkHealth>>,
+}
+
 /// Every `[tables.NAME]` of a pipeline, connected and checked.
 pub struct Tables {
-    sinks: BTreeMap<String, (Mutex<TableSink>, Arc<SinkHealth>)>,
-    /// Names each output's destination (the same router as the Kafka sink's).
-    router: Router,
+    connections: Vec<Connection>,
+    /// `NAME` → (connection, table in it).
+    by_name: BTreeMap<String, (usize, usize)>,
+    stats: Arc<RunStats>,
     stop: AtomicBool,
 }
 
-/// One output taken out for a table.
-struct Taken {
-    input: usize,
-    value: Option<Vec<u8>>,
+/// What makes two tables' connections the same one.
+type ConnectionKey<'a> = (&'a str, &'a Option<String>, &'a Option<PathBuf>, &'a Option<PathBuf>);
+
+fn connection_key(t: &TableConfig) -> ConnectionKey<'_> {
+    (&t.url, &t.password_env, &t.password_file, &t.ssl_root_cert)
 }
 
 impl Tables {
     /// Connect to every table of the pipeline and check its mapping; `None`
     /// when the pipeline has no tables. Each table's health is registered
     /// in `stats` (progress line, metrics).
-    pub fn open(cfg: &PipelineConfig, router: Router, stats: &RunStats) -> Result<Option<Self>> {
+    pub fn open(cfg: &PipelineConfig, stats: &Arc<RunStats>) -> Result<Option<Self>> {
         if cfg.tables.is_empty() {
             return Ok(None);
         }
-        let mut sinks = BTreeMap::new();
+        let mut groups: Vec<(ConnectionKey<'_>, Vec<(&str, &TableConfig)>)> = Vec::new();
         for (name, table) in &cfg.tables {
-            let sink = Mutex::new(TableSink::open(name, table, &cfg.base_dir)?);
-            let health = Arc::new(SinkHealth::new(format!("tables.{name}")));
-            stats.register_sink(health.clone());
-            sinks.insert(name.clone(), (sink, health));
+            let key = connection_key(table);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push((name, table)),
+                None => groups.push((key, vec![(name, table)])),
+            }
         }
-        Ok(Some(Tables { sinks, router, stop: AtomicBool::new(false) }))
-    }
-
-    /// Stop retrying an unreachable database: the run is ending.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    /// The table a route leads to, named as in `[tables.NAME]`.
-    fn table_for(&self, route: &Route) -> Option<&str> {
-        match self.router.destination(route) {
-            Ok(Destination::Table(t)) => self.sinks.get_key_value(t).map(|(k, _)| k.as_str()),
-            _ => None,
+        let mut connections = Vec::new();
+        let mut by_name = BTreeMap::new();
+        for (_, group) in groups {
+            let database = Database::open(&group, &cfg.base_dir)?;
+            let mut health = Vec::new();
+            for (t, (name, _)) in group.iter().enumerate() {
+                by_name.insert(name.to_string(), (connections.len(), t));
+                let h = Arc::new(SinkHealth::new(format!("tables.{name}")));
+                stats.register_sink(h.clone());
+                health.push(h);
+            }
+            connections.push(Connection { database: Mutex::new(database), health });
         }
+        Ok(Some(Tables {
+            connections,
+            by_name,
+            stats: stats.clone(),
+            stop: AtomicBool::new(false),
+        }))
     }
 
-    /// The Kafka sink's hook: the batch's outcomes without their table-bound
-    /// outputs (written, or turned into `sink` failures), and per input
-    /// whether it had any. `None` when the run stopped while the database
-    /// was unreachable: the batch is then begun in `tracker` as never
-    /// acknowledged, so none of it is committed, and must not be produced.
-    pub fn write_before_produce(
-        &self,
-        topic: &str,
-        partition: i32,
-        batch: &[Record],
-        outcomes: &[Outcome],
-        tracker: &OffsetTracker,
-        stats: &RunStats,
-    ) -> Option<(Vec<Outcome>, Vec<bool>)> {
-        let mut rest = outcomes.to_vec();
-        match self.deliver(topic, partition, batch, &mut rest) {
-            Ok(to_table) => Some((rest, to_table)),
+    /// Write one connection's rows: per row, what the database did, or
+    /// `None` when the run stopped while the database was unreachable.
+    fn write(&self, c: &Connection, rows: &[TableRow<'_>]) -> Option<Vec<RowResult>> {
+        let mut database = c.database.lock().unwrap_or_else(|p| p.into_inner());
+        // The signal is checked too: while a worker waits here, the consumer
+        // loop may be blocked handing it records and not see the signal.
+        let stop = || self.stop.load(Ordering::Relaxed) || crate::signals::requested();
+        match database.write_retrying(rows, &stop, &c.health) {
+            Ok(results) => Some(results),
             Err(e) => {
-                let held: Vec<(i64, u32)> = batch.iter().map(|m| (m.offset, 1)).collect();
-                tracker.begin(&held);
-                tracker.fail();
-                RunStats::inc(&stats.delivery_failed, batch.len() as u64);
-                tracing::error!(
-                    "{e}; the run is stopping, so this batch's inputs are not committed"
-                );
+                RunStats::inc(&self.stats.delivery_failed, rows.len() as u64);
+                tracing::error!("{e}; the run is stopping, so this batch is not committed");
                 None
             }
         }
     }
+}
 
-    /// Write the outputs of `outcomes` that go to tables, removing them from
-    /// the outcomes and adding a `sink` failure for each refused row. The
-    /// answer says, per input, whether it had rows for a table. `Err` when
-    /// the run stopped while the database was unreachable: nothing of the
-    /// batch may be committed.
-    pub fn deliver(
-        &self,
-        topic: &str,
-        partition: i32,
-        batch: &[Record],
-        outcomes: &mut [Outcome],
-    ) -> Result<Vec<bool>, Unavailable> {
-        let mut to_table = vec![false; outcomes.len()];
-        let mut taken: BTreeMap<&str, Vec<Taken>> = BTreeMap::new();
-        for (i, outcome) in outcomes.iter_mut().enumerate() {
-            let mut kept = Vec::with_capacity(outcome.produced.len());
-            for p in outcome.produced.drain(..) {
-                match self.table_for(&p.route) {
-                    Some(t) => {
-                        to_table[i] = true;
-                        taken.entry(t).or_default().push(Taken { input: i, value: p.value });
-                    }
-                    None => kept.push(p),
-                }
-            }
-            outcome.produced = kept;
+impl Sink for Tables {
+    fn deliver(&self, acks: &Arc<BatchAcks>, records: Vec<Outgoing<'_>>) {
+        let mut per_connection: Vec<Vec<(Outgoing<'_>, usize)>> =
+            self.connections.iter().map(|_| Vec::new()).collect();
+        for r in records {
+            let Destination::Table(name) = r.to else {
+                unreachable!("the dispatcher sends only table records here")
+            };
+            let (c, t) = self.by_name[name];
+            per_connection[c].push((r, t));
         }
-        for (name, outputs) in taken {
-            let rows: Vec<TableRow<'_>> = outputs
+        for (c, records) in self.connections.iter().zip(per_connection) {
+            if records.is_empty() {
+                continue;
+            }
+            let rows: Vec<TableRow<'_>> = records
                 .iter()
-                .map(|o| TableRow {
-                    topic,
-                    partition,
-                    offset: batch[o.input].offset,
-                    value: o.value.as_deref().unwrap_or_default(),
+                .map(|(r, t)| TableRow {
+                    table: *t,
+                    topic: &acks.topic,
+                    partition: acks.partition,
+                    offset: acks.record(r.input).offset,
+                    value: r.value.as_deref().unwrap_or_default(),
                 })
                 .collect();
-            let (sink, health) = &self.sinks[name];
-            let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
-            // The signal is checked too: while a worker waits here, the consumer
-            // loop may be blocked handing it records and not see the signal.
-            let stop = || self.stop.load(Ordering::Relaxed) || crate::signals::requested();
-            let results = sink.write_retrying(&rows, &stop, health)?;
-            for (o, result) in outputs.iter().zip(results) {
-                if let RowResult::Refused(reason) = result {
-                    outcomes[o.input].failures.push(Failure {
-                        stage: format!("tables.{name}"),
-                        plugin: "postgres".into(),
-                        kind: SINK_FAILURE.into(),
-                        reason,
-                    });
+            let Some(results) = self.write(c, &rows) else {
+                acks.lost(c.health[0].name(), "the database was unreachable when the run stopped");
+                return;
+            };
+            for ((r, t), result) in records.iter().zip(results) {
+                match result {
+                    // A withdrawn row's input is dead-lettered for its
+                    // refused sibling.
+                    RowResult::Stored | RowResult::Withdrawn => acks.delivered(1),
+                    RowResult::Refused(reason) => acks.refused(
+                        r.input,
+                        false,
+                        Failure {
+                            stage: c.health[*t].name().to_string(),
+                            plugin: "postgres".into(),
+                            kind: SINK_FAILURE.into(),
+                            reason,
+                        },
+                    ),
                 }
             }
         }
-        Ok(to_table)
+    }
+
+    fn stop_retrying(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
