@@ -6,8 +6,9 @@
 //! turns each core module into a component, then builds the non-Rust plugins
 //! with their own scripts. It is idempotent: unchanged inputs cost seconds.
 //!
-//! `cargo xtask plugins --rust-only` builds the Rust plugins alone: what the
-//! demo's pipelines use, with no Python, JavaScript, C or Go toolchain.
+//! `cargo xtask plugins --rust-only` builds the Rust plugins alone, with no
+//! Python, JavaScript, C or Go toolchain; `--only knn,anomaly` builds just
+//! the Rust plugins named (what the demo's pipelines use).
 
 mod rust_guests;
 mod toolchain;
@@ -20,12 +21,17 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flags: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     match (args.first().map(String::as_str), flags.as_slice()) {
-        (Some("plugins"), []) => build_all(&root(), false),
-        (Some("plugins"), ["--rust-only"]) => build_all(&root(), true),
+        (Some("plugins"), []) => build_all(&root(), false, None),
+        (Some("plugins"), ["--rust-only"]) => build_all(&root(), true, None),
+        (Some("plugins"), ["--only", list]) => {
+            let names: Vec<String> = list.split(',').map(str::to_string).collect();
+            build_all(&root(), true, Some(&names))
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask plugins [--rust-only]\n  builds every plugin into \
-                 plugins/dist/ (--rust-only: the Rust plugins only)"
+                "usage: cargo xtask plugins [--rust-only | --only NAME,NAME]\n  builds every \
+                 plugin into plugins/dist/ (--rust-only: the Rust plugins only; --only: the \
+                 Rust plugins named, e.g. knn,anomaly)"
             );
             std::process::exit(2);
         }
@@ -37,10 +43,10 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
 }
 
-fn build_all(root: &Path, rust_only: bool) -> Result<()> {
+fn build_all(root: &Path, rust_only: bool, only: Option<&[String]>) -> Result<()> {
     let dist = root.join("plugins/dist");
     std::fs::create_dir_all(&dist).with_context(|| format!("creating {}", dist.display()))?;
-    let built = rust_guests::build(root, &dist)?;
+    let built = rust_guests::build(root, &dist, only)?;
     for p in &built {
         println!("built {}", p.display());
     }

@@ -22,9 +22,20 @@ fn plugin_crates(plugins: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Build every Rust plugin; returns the component paths written.
-pub fn build(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
+/// Build every Rust plugin, or those of `only`; returns the component
+/// paths written.
+pub fn build(root: &Path, dist: &Path, only: Option<&[String]>) -> Result<Vec<PathBuf>> {
     let plugins = root.join("plugins");
+    let mut crates = plugin_crates(&plugins)?;
+    if let Some(only) = only {
+        if let Some(unknown) = only.iter().find(|n| !crates.contains(n)) {
+            bail!(
+                "--only names '{unknown}', which is not a Rust plugin in plugins/ (they are: {})",
+                crates.join(", ")
+            );
+        }
+        crates.retain(|c| only.contains(c));
+    }
     let tc = toolchain::pick()?;
     println!("building Rust plugins with {}", tc.name);
     let mut cmd = Command::new(&tc.cargo);
@@ -36,6 +47,11 @@ pub fn build(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
         .env("CARGO_TARGET_DIR", plugins.join("target"))
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET");
+    if only.is_some() {
+        for c in &crates {
+            cmd.args(["-p", c]);
+        }
+    }
     for (k, v) in &tc.env {
         cmd.env(k, v);
     }
@@ -45,7 +61,7 @@ pub fn build(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
     }
     let out_dir = plugins.join("target").join(TARGET).join("release");
     let mut written = Vec::new();
-    for name in plugin_crates(&plugins)? {
+    for name in crates {
         let module = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
         let bytes = std::fs::read(&module)
             .with_context(|| format!("{} was not built", module.display()))?;
