@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 type Key = (String, i32);
 
 /// Chunks kept for a busy worker (besides those in its channel) before its
-/// partition's queue is left unread.
-pub const KEEP_CHUNKS: usize = 4;
+/// partition's queue is left unread until the worker takes some.
+pub const KEEP_CHUNKS: usize = 16;
 
 /// Most records taken from one partition's queue per pass of the poll loop.
 pub const BURST: usize = 1024;
@@ -158,7 +158,7 @@ impl SourceContext {
             shared,
             corrections,
             handover,
-            keep: (KEEP_CHUNKS * chunk).max(BURST),
+            keep: KEEP_CHUNKS * chunk,
             consumer: OnceLock::new(),
             wake: Arc::default(),
         }
