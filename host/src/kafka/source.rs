@@ -184,9 +184,10 @@ impl SourceContext {
 
     /// The partition's own queue, split from the consumer's so the loop
     /// can leave it unread while the worker is behind. Split right after
-    /// the assignment, before librdkafka fetched anything for the
-    /// partition (it first asks for the committed offset), so no record of
-    /// it reaches the consumer's queue ahead of its own queue.
+    /// the assignment, before the partition's first fetch can have
+    /// returned (librdkafka first asks the group for the committed offset,
+    /// then fetches), so no record of it reaches the consumer's queue
+    /// ahead of its own queue.
     fn split(&self, topic: &str, partition: i32) -> Option<PartitionQueue<SourceContext>> {
         let consumer = self.consumer.get()?.upgrade()?;
         let Some(mut queue) = consumer.split_partition_queue(topic, partition) else {
