@@ -48,8 +48,9 @@ impl CorrectionsReader {
         // Its statistics would replace the input partitions' lag and
         // offsets that the progress line and the metrics show.
         config.set("statistics.interval.ms", "0");
-        let consumer: BaseConsumer<SourceContext> =
-            config.create_with_context(ctx).context("creating the corrections consumer")?;
+        let consumer = SourceContext::attach(
+            config.create_with_context(ctx).context("creating the corrections consumer")?,
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let reader = Reader { consumer, topic, pipeline, assigned: 0 };
         let s = stop.clone();
@@ -73,7 +74,7 @@ impl CorrectionsReader {
 }
 
 struct Reader {
-    consumer: BaseConsumer<SourceContext>,
+    consumer: Arc<BaseConsumer<SourceContext>>,
     topic: String,
     pipeline: Arc<crate::pipeline::Pipeline>,
     /// Partitions assigned so far: 0..assigned.
@@ -89,16 +90,23 @@ impl Reader {
                 self.assign_new();
                 listed = Some(Instant::now());
             }
-            match self.consumer.poll(Duration::from_millis(100)) {
-                // Not counted as input records: `--max-records` and the
-                // progress line count the inputs of the group.
-                Some(Ok(m)) => {
-                    self.consumer.context().dispatch(&m);
+            let ctx = self.consumer.context();
+            // Not counted as input records: `--max-records` and the
+            // progress line count the inputs of the group.
+            let mut read = match self.consumer.poll(Duration::ZERO) {
+                // Only a partition whose queue could not be split.
+                Some(Ok(m)) => usize::from(ctx.dispatch(&m)),
+                Some(Err(e)) => {
+                    super::run::kafka_error(&e, &mut last_error);
+                    0
                 }
-                Some(Err(e)) => super::run::kafka_error(&e, &mut last_error),
-                None => {}
+                None => 0,
+            };
+            read += ctx.drain(usize::MAX, |e| super::run::kafka_error(e, &mut last_error));
+            ctx.flush();
+            if read == 0 {
+                ctx.wait(Duration::from_millis(100));
             }
-            self.consumer.context().flush(&self.consumer);
         }
         self
     }
@@ -133,7 +141,11 @@ impl Reader {
             tracing::warn!("assigning the corrections partitions: {e} (tried again)");
             return;
         }
-        // Workers start before the next poll, so no record finds none.
+        // The assignment turned the queues of the partitions read so far
+        // off; new partitions get a worker and a queue. All before the
+        // next poll, so no record finds no worker or reaches the
+        // consumer's queue.
+        self.consumer.context().split_again();
         for p in self.assigned..count {
             self.consumer.context().start(&self.topic, p);
         }

@@ -12,6 +12,7 @@ pub mod run;
 pub mod sink;
 pub mod source;
 pub mod stats;
+pub mod wake;
 pub mod worker;
 
 use crate::config::PipelineConfig;

@@ -3,7 +3,7 @@
 
 use super::corrections::CorrectionsReader;
 use super::sink::TopicSink;
-use super::source::SourceContext;
+use super::source::{SourceContext, BURST};
 use super::stats::RunStats;
 use super::worker::WorkerShared;
 use crate::config::PipelineConfig;
@@ -126,10 +126,6 @@ impl Progress {
     }
 }
 
-/// Most records taken from librdkafka's queue between two passes of the
-/// poll loop's checks.
-const BURST: usize = 1024;
-
 /// Queue a polled record for its worker and count it.
 fn dispatch(ctx: &SourceContext, m: &rdkafka::message::BorrowedMessage<'_>, stats: &RunStats) {
     if ctx.dispatch(m) {
@@ -226,7 +222,7 @@ pub fn run(
         None => None,
     };
     let ctx = SourceContext::new(shared, None, shutdown_timeout);
-    let consumer: Arc<BaseConsumer<SourceContext>> = Arc::new(
+    let consumer: Arc<BaseConsumer<SourceContext>> = SourceContext::attach(
         super::consumer_config(cfg)
             .create_with_context(ctx)
             .context("creating the Kafka consumer")?,
@@ -251,42 +247,42 @@ pub fn run(
         }
         // Idle time counts only while partitions are owned, so a slow group
         // join does not end the run before it started, and only once no
-        // worker is behind (a paused partition receives nothing).
+        // worker is behind (its partition's queue is not read meanwhile).
         if consumer.context().partitions() == 0 || consumer.context().holding() {
             last_record = Instant::now();
         }
         if opts.until_idle.is_some_and(|d| last_record.elapsed() >= d) {
             break "idle".into();
         }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                dispatch(consumer.context(), &m, &stats);
-                // Take what librdkafka already holds, up to a burst, so the
-                // records reach their workers in chunks and the checks of
-                // this loop run once per burst rather than once per record.
-                let mut burst = 1;
-                while burst < BURST
-                    && opts.max_records.is_none_or(|n| RunStats::get(&stats.records_in) < n)
-                {
-                    match consumer.poll(Duration::ZERO) {
-                        Some(Ok(m)) => {
-                            dispatch(consumer.context(), &m, &stats);
-                            burst += 1;
-                        }
-                        Some(Err(e)) => {
-                            kafka_error(&e, &mut last_error);
-                            break;
-                        }
-                        None => break,
-                    }
+        // Events first (a rebalance starts and stops workers and splits
+        // the partitions' queues), then the records of each partition
+        // whose worker has room. Nothing here waits.
+        let mut read = 0;
+        while read < BURST {
+            match consumer.poll(Duration::ZERO) {
+                // Only a partition whose queue could not be split.
+                Some(Ok(m)) => {
+                    dispatch(consumer.context(), &m, &stats);
+                    read += 1;
                 }
-                last_record = Instant::now();
+                Some(Err(e)) => {
+                    kafka_error(&e, &mut last_error);
+                    break;
+                }
+                None => break,
             }
-            Some(Err(e)) => kafka_error(&e, &mut last_error),
-            None => {}
         }
-        // Never waits: a busy worker's partition is paused instead.
-        consumer.context().flush(&consumer);
+        let budget = opts.max_records.map_or(usize::MAX, |n| {
+            usize::try_from(n.saturating_sub(RunStats::get(&stats.records_in)))
+                .unwrap_or(usize::MAX)
+        });
+        let drained = consumer.context().drain(budget, |e| kafka_error(e, &mut last_error));
+        RunStats::inc(&stats.records_in, drained as u64);
+        read += drained;
+        if read > 0 {
+            last_record = Instant::now();
+        }
+        consumer.context().flush();
         if last_commit.elapsed() >= commit_every {
             let offsets = consumer.context().to_commit();
             if offsets.count() > 0 {
@@ -307,6 +303,11 @@ pub fn run(
         };
         if !opts.shared_progress {
             progress.tick(&stats, &view);
+        }
+        if read == 0 {
+            // Until a queue has records or an event, or a worker took
+            // records; the timeout keeps commits and checks going.
+            consumer.context().wait(Duration::from_millis(100));
         }
     };
     if progress.cadence.tty && !opts.shared_progress {

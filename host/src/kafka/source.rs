@@ -2,12 +2,14 @@
 //! start and stop partition workers, and a poll loop that hands each record
 //! to its partition's worker.
 //!
-//! The poll loop never waits for a worker. Records a busy worker cannot
-//! take yet are kept for it, and once a partition holds
-//! [`PAUSE_AT_CHUNKS`] chunks its fetching is paused (librdkafka drops what
-//! it prefetched and fetches it again on resume), so a slow or stuck
-//! partition holds no other and the loop keeps serving signals, commits
-//! and the group.
+//! The poll loop never waits for a worker. Each owned partition's records
+//! come through a queue of its own (`split_partition_queue`, split as the
+//! partition is assigned), which the loop reads only while the worker has
+//! room: a partition whose worker is behind keeps its records in
+//! librdkafka (whose prefetch per partition is bounded by
+//! `queued.min.messages` and `queued.max.messages.kbytes`), so a slow or
+//! stuck partition holds no other, nothing prefetched is dropped, and the
+//! loop keeps serving signals, commits and the group.
 //!
 //! Callbacks run inside `poll` on the source thread, so a revoked
 //! partition's worker is drained (up to the hand-over deadline) and its
@@ -15,34 +17,46 @@
 //! process. wasp commits by itself, never librdkafka (see `mod.rs`).
 
 use super::headers;
+use super::wake::Wake;
 use super::worker::{Chunk, Command, Mode, WorkerHandle, WorkerShared};
 use crate::record::{Header, Record};
+use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::TrySendError;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 type Key = (String, i32);
 
-/// Chunks kept for a busy worker before its partition is paused.
-pub const PAUSE_AT_CHUNKS: usize = 16;
-/// A paused partition resumes once its worker took all but this many chunks.
-const RESUME_AT_CHUNKS: usize = 4;
+/// Chunks kept for a busy worker (besides those in its channel) before its
+/// partition's queue is left unread until the worker takes some.
+pub const KEEP_CHUNKS: usize = 16;
+
+/// Most records taken from one partition's queue per pass of the poll loop.
+pub const BURST: usize = 1024;
 
 /// A running worker and the records polled for it but not handed over yet.
 struct Owned {
     handle: WorkerHandle,
     /// Chunks in offset order; only the last one may be filling.
     pending: VecDeque<Chunk>,
-    /// Fetching is paused until the worker catches up.
-    paused: bool,
+    /// The partition's own queue; `None` if it could not be split (its
+    /// records then arrive through the consumer's queue).
+    queue: Option<PartitionQueue<SourceContext>>,
     /// The offset last committed.
     committed: Option<i64>,
+}
+
+impl Owned {
+    /// Records polled for the worker and not handed over yet.
+    fn held(&self, chunk: usize) -> usize {
+        self.pending.back().map_or(0, |last| (self.pending.len() - 1) * chunk + last.len())
+    }
 }
 
 /// Workers by topic, then partition: a record's worker is found by `&str`,
@@ -61,6 +75,13 @@ pub struct SourceContext {
     corrections: Option<String>,
     /// How long a hand-over may take.
     handover: Duration,
+    /// Records kept for a worker before its queue is left unread.
+    keep: usize,
+    /// The consumer this is the context of, to split partition queues
+    /// from the rebalance callback (set by [`attach`](Self::attach)).
+    consumer: OnceLock<Weak<BaseConsumer<SourceContext>>>,
+    /// Wakes the poll loop.
+    wake: Arc<Wake>,
 }
 
 impl ClientContext for SourceContext {
@@ -85,11 +106,7 @@ impl ConsumerContext for SourceContext {
         if let Rebalance::Revoke(tpl) = rebalance {
             let keys =
                 tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
-            let (offsets, paused) = self.stop(keys, Instant::now() + self.handover);
-            // A paused partition would stay paused if it came back.
-            if paused.count() > 0 {
-                let _ = consumer.resume(&paused);
-            }
+            let offsets = self.stop(keys, Instant::now() + self.handover);
             commit(consumer, &offsets, "revoked");
         }
     }
@@ -133,14 +150,58 @@ pub fn commit(consumer: &BaseConsumer<SourceContext>, offsets: &TopicPartitionLi
 impl SourceContext {
     /// A context with no workers yet.
     pub fn new(shared: WorkerShared, corrections: Option<String>, handover: Duration) -> Self {
+        let chunk = shared.batch.max_records.max(1);
         SourceContext {
             workers: Mutex::default(),
-            chunk: shared.batch.max_records.max(1),
+            chunk,
             lag: AtomicI64::new(-1),
             shared,
             corrections,
             handover,
+            keep: KEEP_CHUNKS * chunk,
+            consumer: OnceLock::new(),
+            wake: Arc::default(),
         }
+    }
+
+    /// Know the consumer this is the context of, so that partitions get
+    /// queues of their own as they are assigned; call it before the first
+    /// poll. Its queue wakes the poll loop when an event arrives.
+    pub fn attach(consumer: BaseConsumer<SourceContext>) -> Arc<BaseConsumer<SourceContext>> {
+        let mut consumer = consumer;
+        let wake = consumer.context().wake.clone();
+        consumer.set_nonempty_callback(move || wake.notify());
+        let consumer = Arc::new(consumer);
+        let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
+        consumer
+    }
+
+    /// Wait until there may be something to do: records or an event
+    /// arrived, or a worker took records. At most `timeout`.
+    pub fn wait(&self, timeout: Duration) {
+        self.wake.wait(timeout);
+    }
+
+    /// The partition's own queue, split from the consumer's so the loop
+    /// can leave it unread while the worker is behind. Split right after
+    /// the assignment, before the partition's first fetch can have
+    /// returned (librdkafka first asks the group for the committed offset,
+    /// then fetches), so no record of it reaches the consumer's queue
+    /// ahead of its own queue.
+    fn split(&self, topic: &str, partition: i32) -> Option<PartitionQueue<SourceContext>> {
+        let consumer = self.consumer.get()?.upgrade()?;
+        let Some(mut queue) = consumer.split_partition_queue(topic, partition) else {
+            tracing::warn!(
+                topic,
+                partition,
+                "no queue of its own for the partition: a worker that falls behind holds \
+                 its records in memory"
+            );
+            return None;
+        };
+        let wake = self.wake.clone();
+        queue.set_nonempty_callback(move || wake.notify());
+        Some(queue)
     }
 
     fn workers(&self) -> MutexGuard<'_, Workers> {
@@ -153,19 +214,48 @@ impl SourceContext {
         let mode =
             if self.corrections.as_deref() == Some(topic) { Mode::Learn } else { Mode::Process };
         tracing::info!(topic, partition, ?mode, "partition assigned");
-        let h = WorkerHandle::spawn(self.shared.clone(), topic.to_string(), partition, mode);
-        let owned = Owned { handle: h, pending: VecDeque::new(), paused: false, committed: None };
+        // An old entry's queue, dropped after the new one is split, would
+        // turn the new one's wake-up off: it goes first.
+        let old = self.workers().get_mut(topic).and_then(|ps| ps.remove(&partition));
+        drop(old);
+        let queue = self.split(topic, partition);
+        let h = WorkerHandle::spawn(
+            self.shared.clone(),
+            topic.to_string(),
+            partition,
+            mode,
+            self.wake.clone(),
+        );
+        let owned = Owned { handle: h, pending: VecDeque::new(), queue, committed: None };
         self.workers().entry(topic.to_string()).or_default().insert(partition, owned);
+    }
+
+    /// Split the queues of the owned partitions again: a new assignment
+    /// (`Consumer::assign`) turns the old ones off.
+    pub fn split_again(&self) {
+        let keys: Vec<Key> = self
+            .workers()
+            .iter()
+            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
+            .collect();
+        for (topic, partition) in keys {
+            let old = self
+                .workers()
+                .get_mut(&topic)
+                .and_then(|ps| ps.get_mut(&partition))
+                .and_then(|o| o.queue.take());
+            drop(old);
+            let queue = self.split(&topic, partition);
+            if let Some(o) = self.workers().get_mut(&topic).and_then(|ps| ps.get_mut(&partition)) {
+                o.queue = queue;
+            }
+        }
     }
 
     /// Stop the workers of `keys`, giving them until `deadline` to finish
     /// what they received and to have it delivered; the offsets to commit
-    /// for them, and those of them that were paused.
-    pub fn stop(
-        &self,
-        keys: Vec<Key>,
-        deadline: Instant,
-    ) -> (TopicPartitionList, TopicPartitionList) {
+    /// for them.
+    pub fn stop(&self, keys: Vec<Key>, deadline: Instant) -> TopicPartitionList {
         let handles: Vec<(Key, Owned)> = {
             let mut w = self.workers();
             let owned = keys
@@ -179,11 +269,10 @@ impl SourceContext {
             owned
         };
         let mut tpl = TopicPartitionList::new();
-        let mut paused = TopicPartitionList::new();
         for ((topic, partition), o) in handles {
-            if o.paused {
-                paused.add_partition(&topic, partition);
-            }
+            // What is still in the partition's queue was never handed to
+            // the worker, so it is not committed: the next owner reads it.
+            drop(o.queue);
             let tracker = o.handle.tracker.clone();
             // Records polled before the stop are the worker's to finish.
             if !o.handle.stop(o.pending, deadline) {
@@ -208,7 +297,7 @@ impl SourceContext {
             }
             tracing::info!(topic, partition, "partition released");
         }
-        (tpl, paused)
+        tpl
     }
 
     /// Stop every worker (see [`stop`](Self::stop)).
@@ -218,7 +307,7 @@ impl SourceContext {
             .iter()
             .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
             .collect();
-        self.stop(keys, deadline).0
+        self.stop(keys, deadline)
     }
 
     /// Offsets that moved since they were last taken for a commit.
@@ -240,60 +329,54 @@ impl SourceContext {
         tpl
     }
 
-    /// Keep a polled record for its partition's worker, handing a full
-    /// chunk over when the worker can take it; never waits. False when no
-    /// worker runs for the partition.
+    /// Keep a record polled from the consumer's queue for its
+    /// partition's worker, handing a full chunk over when the worker can
+    /// take it; never waits. False when no worker runs for the partition.
+    /// (A partition's records come through its own queue, see
+    /// [`drain`](Self::drain), unless it could not be split.)
     pub fn dispatch(&self, m: &BorrowedMessage<'_>) -> bool {
         let mut w = self.workers();
         let Some(o) = w.get_mut(m.topic()).and_then(|ps| ps.get_mut(&m.partition())) else {
             return false;
         };
-        let (msg, problem) = to_message(m);
-        if o.pending.back().is_none_or(|c| c.len() >= self.chunk) {
-            let c = Chunk { records: Vec::with_capacity(self.chunk), invalid: Vec::new() };
-            o.pending.push_back(c);
-        }
-        let filling = o.pending.back_mut().expect("a chunk was just ensured");
-        filling.push(msg, problem);
-        if filling.len() >= self.chunk {
-            hand_over(o, self.chunk, false);
-        }
+        keep(o, self.chunk, m);
         true
     }
 
-    /// Hand kept records to the workers that can take them, then pause the
-    /// partitions whose workers are too far behind and resume those that
-    /// caught up.
-    pub fn flush(&self, consumer: &BaseConsumer<SourceContext>) {
-        let (mut pause, mut resume) = (TopicPartitionList::new(), TopicPartitionList::new());
-        {
-            let mut w = self.workers();
-            for (topic, partitions) in w.iter_mut() {
-                for (partition, o) in partitions.iter_mut() {
-                    hand_over(o, self.chunk, true);
-                    let held = o.pending.len();
-                    if !o.paused && held >= PAUSE_AT_CHUNKS {
-                        o.paused = true;
-                        pause.add_partition(topic, *partition);
-                    } else if o.paused && held <= RESUME_AT_CHUNKS {
-                        o.paused = false;
-                        resume.add_partition(topic, *partition);
+    /// Read the partitions' own queues while their workers have room, at
+    /// most [`BURST`] records of each and `budget` in all, handing full
+    /// chunks over; never waits. The number of records read; `error` sees
+    /// the errors the queues report.
+    pub fn drain(&self, budget: usize, mut error: impl FnMut(&KafkaError)) -> usize {
+        let mut read = 0;
+        let mut w = self.workers();
+        for o in w.values_mut().flat_map(HashMap::values_mut) {
+            let Some(queue) = o.queue.take() else { continue };
+            let mut taken = 0;
+            while read < budget && taken < BURST && o.held(self.chunk) < self.keep {
+                match queue.poll(Duration::ZERO) {
+                    Some(Ok(m)) => {
+                        keep(o, self.chunk, &m);
+                        taken += 1;
+                        read += 1;
                     }
+                    Some(Err(e)) => {
+                        error(&e);
+                        break;
+                    }
+                    None => break,
                 }
             }
+            o.queue = Some(queue);
         }
-        // Outside the lock: librdkafka calls are no place to hold it.
-        if pause.count() > 0 {
-            tracing::debug!("pausing {} partitions whose workers are behind", pause.count());
-            if let Err(e) = consumer.pause(&pause) {
-                tracing::warn!("pausing partitions: {e}");
-            }
-        }
-        if resume.count() > 0 {
-            tracing::debug!("resuming {} partitions", resume.count());
-            if let Err(e) = consumer.resume(&resume) {
-                tracing::warn!("resuming partitions: {e}");
-            }
+        read
+    }
+
+    /// Hand kept records, a chunk still filling too, to the workers that
+    /// can take them.
+    pub fn flush(&self) {
+        for o in self.workers().values_mut().flat_map(HashMap::values_mut) {
+            hand_over(o, self.chunk, true);
         }
     }
 
@@ -305,6 +388,19 @@ impl SourceContext {
     /// Number of partitions this process owns.
     pub fn partitions(&self) -> usize {
         self.workers().values().map(HashMap::len).sum()
+    }
+}
+
+/// Add a record to the worker's filling chunk, handing it over once full.
+fn keep(o: &mut Owned, chunk: usize, m: &BorrowedMessage<'_>) {
+    let (msg, problem) = to_message(m);
+    if o.pending.back().is_none_or(|c| c.len() >= chunk) {
+        o.pending.push_back(Chunk { records: Vec::with_capacity(chunk), invalid: Vec::new() });
+    }
+    let filling = o.pending.back_mut().expect("a chunk was just ensured");
+    filling.push(msg, problem);
+    if filling.len() >= chunk {
+        hand_over(o, chunk, false);
     }
 }
 

@@ -10,6 +10,7 @@
 //! partition's next owner.
 
 use super::stats::RunStats;
+use super::wake::Wake;
 use crate::config::BatchConfig;
 use crate::offsets::OffsetTracker;
 use crate::pipeline::{Failure, Outcome, Pipeline, PipelineInstance};
@@ -105,14 +106,24 @@ struct Partition {
     mode: Mode,
     tracker: Arc<OffsetTracker>,
     cancel: Arc<AtomicBool>,
+    /// Told when records were taken: the channel has room again.
+    wake: Arc<Wake>,
 }
 
 impl WorkerHandle {
-    /// Start a worker thread for `topic`/`partition`.
-    pub fn spawn(shared: WorkerShared, topic: String, partition: i32, mode: Mode) -> Self {
+    /// Start a worker thread for `topic`/`partition`; it wakes the poll
+    /// loop through `wake` whenever it took records, so records kept for
+    /// it are handed over without waiting for the loop's next tick.
+    pub fn spawn(
+        shared: WorkerShared,
+        topic: String,
+        partition: i32,
+        mode: Mode,
+        wake: Arc<Wake>,
+    ) -> Self {
         // Room for a few chunks keeps the worker busy while the source
-        // polls; when it is full the source keeps the records and pauses
-        // the partition (source.rs).
+        // polls; when it is full the source keeps a few more and then
+        // leaves the partition's queue unread (source.rs).
         let (tx, rx) = sync_channel(CHUNKS_QUEUED);
         let tracker = Arc::new(OffsetTracker::default());
         let cancel = Arc::new(AtomicBool::new(false));
@@ -122,6 +133,7 @@ impl WorkerHandle {
             mode,
             tracker: tracker.clone(),
             cancel: cancel.clone(),
+            wake,
         };
         let thread = std::thread::Builder::new()
             .name(format!("wasp-{}-{partition}", p.info.topic))
@@ -231,6 +243,7 @@ fn run(shared: &WorkerShared, p: &Partition, rx: &Receiver<Command>) {
     let mut batch = Chunk { records: Vec::with_capacity(max), invalid: Vec::new() };
     let mut stopping = false;
     let take = |batch: &mut Chunk, c: Chunk| {
+        p.wake.notify();
         batch.records.extend(c.records);
         batch.invalid.extend(c.invalid);
     };
