@@ -233,12 +233,7 @@ impl SourceContext {
     /// Split the queues of the owned partitions again: a new assignment
     /// (`Consumer::assign`) turns the old ones off.
     pub fn split_again(&self) {
-        let keys: Vec<Key> = self
-            .workers()
-            .iter()
-            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
-            .collect();
-        for (topic, partition) in keys {
+        for (topic, partition) in self.owned() {
             let old = self
                 .workers()
                 .get_mut(&topic)
@@ -302,12 +297,12 @@ impl SourceContext {
 
     /// Stop every worker (see [`stop`](Self::stop)).
     pub fn stop_all(&self, deadline: Instant) -> TopicPartitionList {
-        let keys = self
-            .workers()
-            .iter()
-            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
-            .collect();
-        self.stop(keys, deadline)
+        self.stop(self.owned(), deadline)
+    }
+
+    /// The partitions a worker runs for.
+    fn owned(&self) -> Vec<Key> {
+        self.workers().iter().flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p))).collect()
     }
 
     /// Offsets that moved since they were last taken for a commit.
