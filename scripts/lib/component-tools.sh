@@ -6,8 +6,8 @@
 #   component_tool component embed|new … wasm-tools' `component embed` and
 #                                        `component new` (wit-component), the
 #                                        result validated with every feature
-#   $adapter                   the WASI preview 1 reactor adapter of the
-#                              host's wasmtime
+#   $adapter                             the WASI preview 1 reactor adapter
+#                                        of the host's wasmtime
 # Versions are in COMPONENT_TOOLS; they go into the build stamps.
 
 WIT_BINDGEN_VERSION=0.63.0
@@ -17,10 +17,12 @@ COMPONENT_TOOLS="wit-bindgen $WIT_BINDGEN_VERSION wit-component $WIT_COMPONENT_V
 
 # The binding generator and the component encoder: the component-tools
 # crate of this checkout, built on first use, in the checkout's own target
-# dir (not a plugin project's CARGO_TARGET_DIR) and with plain rustc.
+# dir (not a plugin project's CARGO_TARGET_DIR) and with plain rustc. The
+# `wasp new` templates source this file from the checkout too.
+COMPONENT_TOOLS_MANIFEST="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/Cargo.toml"
 component_tool() {
     env -u CARGO_TARGET_DIR -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
-        cargo run --quiet --manifest-path "$root/Cargo.toml" -p component-tools -- "$@"
+        cargo run --quiet --manifest-path "$COMPONENT_TOOLS_MANIFEST" -p component-tools -- "$@"
 }
 
 component_tools() {

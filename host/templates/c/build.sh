@@ -14,11 +14,9 @@ if [[ -z "$adapter" ]]; then
     echo "the WASI adapter is missing: run \`cargo xtask plugins\` in $WASP_ROOT once" >&2
     exit 1
 fi
-# The checkout's own target dir, not this project's.
+# component_tool: the checkout's component-tools, in its own target dir.
+source "$WASP_ROOT/scripts/lib/component-tools.sh"
 here="$PWD"
-component_tool() {
-    env -u CARGO_TARGET_DIR cargo run --quiet --manifest-path "$WASP_ROOT/Cargo.toml" -p component-tools -- "$@"
-}
 mkdir -p build
 component_tool wit-bindgen c "$here/wit" --world plugin --out-dir "$here/build"
 sources=()

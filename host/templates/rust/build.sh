@@ -12,6 +12,6 @@ here="$PWD"
 core="$(cd "$target/wasm32-unknown-unknown/release" && pwd)/{{crate}}.wasm"
 # wasm-tools' `component new`, as the wasp checkout's component-tools
 # (built there on first use, in the checkout's own target dir).
-env -u CARGO_TARGET_DIR cargo run --quiet --manifest-path "$WASP_ROOT/Cargo.toml" -p component-tools -- \
-    component new "$core" -o "$here/{{name}}.wasm"
+source "$WASP_ROOT/scripts/lib/component-tools.sh"
+component_tool component new "$core" -o "$here/{{name}}.wasm"
 echo "built {{name}}.wasm ($(stat -c %s {{name}}.wasm) bytes)"
