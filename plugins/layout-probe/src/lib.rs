@@ -2,7 +2,8 @@
 //! batch in three boundary layouts (`probe.wit`). Each export builds the
 //! same borrowed per-record view the SDK gives plugins, then answers `pass`
 //! for every record, so the layouts differ only in how the batch crosses.
-wit_bindgen::generate!({ path: "probe.wit", world: "probe" });
+// probe.wit's bindings, checked in (scripts/rust-bindings).
+include!("bindings.rs");
 
 use exports::wasp::layout_probe::layouts::{Columns, Fixed, Guest, Rows, Span, Verdict};
 use std::hint::black_box;

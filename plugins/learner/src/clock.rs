@@ -21,19 +21,8 @@ pub fn elapsed_ms(start_ns: u64) -> Option<f64> {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    wit_bindgen::generate!({
-        inline: "
-            package wasi:clocks@0.2.0;
-            interface monotonic-clock {
-                type instant = u64;
-                now: func() -> instant;
-            }
-            world learner-clock {
-                import monotonic-clock;
-            }
-        ",
-        world: "learner-clock",
-    });
+    // clock.wit's bindings, checked in (scripts/rust-bindings).
+    include!("clock_bindings.rs");
 
     pub fn now_ns() -> u64 {
         wasi::clocks::monotonic_clock::now()

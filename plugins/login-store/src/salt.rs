@@ -9,18 +9,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    wit_bindgen::generate!({
-        inline: "
-            package wasi:random@0.2.0;
-            interface random {
-                get-random-bytes: func(len: u64) -> list<u8>;
-            }
-            world login-store-random {
-                import random;
-            }
-        ",
-        world: "login-store-random",
-    });
+    // random.wit's bindings, checked in (scripts/rust-bindings).
+    include!("random_bindings.rs");
 
     /// getrandom's custom backend (the symbol its `custom` backend calls).
     ///

@@ -30,14 +30,9 @@ pub use types::{BatchInfo, Destination, Header, Message, Output, Verdict};
 /// need this; it is public for the export macro.
 #[doc(hidden)]
 pub mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "plugin",
-        pub_export_macro: true,
-        export_macro_name: "__export_plugin_world",
-        default_bindings_module: "::wasp_sdk::bindings",
-        additional_derives: [PartialEq],
-    });
+    // What `wit_bindgen::generate!` would write, checked in
+    // (scripts/rust-bindings; docs/decisions.md, "The Rust bindings are files").
+    include!("bindings.rs");
 }
 
 pub use bindings::wasp::plugin::types::{Level, PluginInfo, Scope};
