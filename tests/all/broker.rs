@@ -4,23 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use wasp::kafka::admin;
-
-/// Tests that pause the broker take this for writing; every other broker
-/// test holds it for reading, so a pause never lands in another test.
-static BROKER: RwLock<()> = RwLock::new(());
-
-/// Shared use of the broker.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
-    BROKER.read().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Sole use of the broker.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    BROKER.write().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The broker address; the README's test command starts the broker and sets it.
 pub fn bootstrap() -> String {
@@ -39,14 +24,22 @@ pub fn unique(tag: &str) -> String {
 
 /// Create topics explicitly (the broker would auto-create with 1 partition).
 pub fn create(topics: &[&str], partitions: i32) {
-    let names: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
-    admin::create_topics(&bootstrap(), &names, partitions).expect("creating topics");
+    create_at(&bootstrap(), topics, partitions)
 }
 
-/// The tests' producer.
-fn producer() -> rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext> {
+/// [`create`] on the broker at `at`.
+pub fn create_at(at: &str, topics: &[&str], partitions: i32) {
+    let names: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
+    admin::create_topics(at, &names, partitions).expect("creating topics");
+}
+
+/// The tests' producer for the broker at `at`.
+pub fn producer_at(
+    at: &str,
+) -> rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext> {
     rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+        .set("bootstrap.servers", at)
+        .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set("message.max.bytes", "16777216")
         .create()
@@ -55,8 +48,13 @@ fn producer() -> rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultP
 
 /// Produce `(key, value)` records, optionally paced over `over`.
 pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration>) {
+    produce_at(&bootstrap(), topic, records, over)
+}
+
+/// [`produce`] to the broker at `at`.
+pub fn produce_at(at: &str, topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration>) {
     use rdkafka::producer::{BaseRecord, Producer};
-    let producer = producer();
+    let producer = producer_at(at);
     let start = Instant::now();
     let n = records.len().max(1) as f64;
     for (i, (k, v)) in records.iter().enumerate() {
@@ -75,7 +73,7 @@ pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration
 /// Produce `(key, value)` records to one partition, in order.
 pub fn produce_to(topic: &str, partition: i32, records: &[(String, Vec<u8>)]) {
     use rdkafka::producer::{BaseRecord, Producer};
-    let p = producer();
+    let p = producer_at(&bootstrap());
     for (k, v) in records {
         admin::send(
             &p,
@@ -88,7 +86,12 @@ pub fn produce_to(topic: &str, partition: i32, records: &[(String, Vec<u8>)]) {
 
 /// Read a topic from the beginning until quiet for `idle`.
 pub fn read(topic: &str, idle: Duration) -> Vec<admin::Record> {
-    admin::read_topic(&bootstrap(), topic, idle, None).expect("reading a topic")
+    read_at(&bootstrap(), topic, idle)
+}
+
+/// [`read`] from the broker at `at`.
+pub fn read_at(at: &str, topic: &str, idle: Duration) -> Vec<admin::Record> {
+    admin::read_topic(at, topic, idle, None).expect("reading a topic")
 }
 
 /// Build a pipeline file: topics, fast group settings, and the given stages.
@@ -213,28 +216,68 @@ impl Drop for Wasp {
     }
 }
 
-/// Run a broker script subcommand (pause/resume).
-pub fn broker_script(cmd: &str) {
-    let status =
-        Command::new(crate::common::root().join("scripts/broker")).arg(cmd).status().unwrap();
-    assert!(status.success(), "scripts/broker {cmd} failed");
+/// A broker of one test's own (`scripts/broker --instance NAME`, memory
+/// storage, a free port), stopped when dropped: a test that pauses it
+/// stalls no other test.
+pub struct Private {
+    name: String,
+    /// Its bootstrap address.
+    pub address: String,
 }
 
-/// The broker paused (SIGSTOP) until dropped, so a failing test never
-/// leaves it paused for the tests after it.
-pub struct Paused;
+impl Private {
+    /// Start the broker named `name` (one name per test).
+    pub fn start(name: &str) -> Private {
+        let address = Self::script(name, "start").expect("starting a broker of the test's own");
+        Private { name: name.to_string(), address }
+    }
 
-impl Paused {
-    /// Pause the broker.
-    pub fn start() -> Paused {
-        broker_script("pause");
-        Paused
+    /// `scripts/broker --instance NAME CMD`: its stdout (the address, for
+    /// `start`), or what it said on stderr.
+    fn script(name: &str, cmd: &str) -> Result<String, String> {
+        let o = Command::new(crate::common::root().join("scripts/broker"))
+            .args(["--instance", name, cmd])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+        } else {
+            Err(format!(
+                "scripts/broker --instance {name} {cmd}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ))
+        }
+    }
+
+    /// Pause it (SIGSTOP) until the guard is dropped.
+    pub fn pause(&self) -> Paused<'_> {
+        Self::script(&self.name, "pause").expect("pausing the test's broker");
+        Paused(self)
+    }
+
+    /// `wasp run`'s environment for this broker.
+    pub fn env(&self) -> [(&str, &str); 1] {
+        [("WASP_BOOTSTRAP_SERVERS", self.address.as_str())]
     }
 }
 
-impl Drop for Paused {
+// Not `expect` in the drops: a panic while a failing test unwinds aborts
+// the whole test binary.
+impl Drop for Private {
     fn drop(&mut self) {
-        broker_script("resume");
+        let _ = Self::script(&self.name, "stop");
+    }
+}
+
+/// A [`Private`] broker paused (SIGSTOP) until dropped, so a failing test
+/// never leaves it paused.
+pub struct Paused<'a>(&'a Private);
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = Private::script(&self.0.name, "resume") {
+            eprintln!("{e}");
+        }
     }
 }
 

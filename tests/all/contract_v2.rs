@@ -15,7 +15,6 @@ fn json(r: &wasp::kafka::admin::Record) -> serde_json::Value {
 
 #[test]
 fn a_0_1_and_a_0_2_plugin_share_a_pipeline_and_route_to_chosen_partitions() {
-    let _b = shared();
     let [input, output, routed, dlq] = ["v2-in", "v2-out", "v2-routed", "v2-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     create(&[&routed], 3);
@@ -129,7 +128,6 @@ fn a_stage_reads_its_file_and_a_missing_file_is_a_clear_error() {
 
 #[test]
 fn a_changed_file_reloads_its_stage_while_records_flow() {
-    let _b = shared();
     let [input, output, dlq] = ["v2f-in", "v2f-out", "v2f-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const N: usize = 20_000;

@@ -36,8 +36,13 @@ fn group_of(p: &Path) -> String {
 /// The offsets `group` committed for partitions `0..partitions` of `topic`
 /// (`None`: nothing committed), read back from the broker.
 fn committed(group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
+    committed_at(&bootstrap(), group, topic, partitions)
+}
+
+/// [`committed`] on the broker at `at`.
+fn committed_at(at: &str, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
     let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+        .set("bootstrap.servers", at)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -59,16 +64,6 @@ fn producer() -> ThreadedProducer<DefaultProducerContext> {
     producer_at(&bootstrap())
 }
 
-fn producer_at(address: &str) -> ThreadedProducer<DefaultProducerContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", address)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("message.max.bytes", "16777216")
-        .create()
-        .unwrap()
-}
-
 /// `{"id":i,...}` records for the given ids, keyed by id.
 fn with_ids(ids: impl Iterator<Item = u64>) -> Vec<(String, Vec<u8>)> {
     ids.map(|i| (i.to_string(), format!(r#"{{"id":{i},"temperature":{i}}}"#).into_bytes()))
@@ -87,7 +82,6 @@ fn ids_of(records: &[wasp::kafka::admin::Record]) -> Vec<u64> {
 /// its offset is committed and a second run replays nothing.
 #[test]
 fn an_output_the_broker_refuses_dead_letters_its_input_and_is_committed() {
-    let _b = shared();
     let [input, output, dlq] = ["undeliv-in", "undeliv-out", "undeliv-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     produce(&input, &numbered(20), None);
@@ -121,7 +115,6 @@ fn an_output_the_broker_refuses_dead_letters_its_input_and_is_committed() {
 /// stops by itself, says so, and commits nothing from that record on.
 #[test]
 fn a_dead_letter_the_broker_refuses_stops_the_run_with_nothing_committed_past_it() {
-    let _b = shared();
     let [input, output, dlq] = ["dlqref-in", "dlqref-out", "dlqref-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     let mut recs = numbered(10);
@@ -157,7 +150,6 @@ fn a_dead_letter_the_broker_refuses_stops_the_run_with_nothing_committed_past_it
 /// hand-over between two processes replays nothing.
 #[test]
 fn a_graceful_stop_and_a_hand_over_replay_nothing() {
-    let _b = shared();
     let [input, output, dlq] = ["commit-in", "commit-out", "commit-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const N: usize = 6_000;
@@ -203,7 +195,6 @@ fn a_graceful_stop_and_a_hand_over_replay_nothing() {
 #[test]
 #[allow(unsafe_code)]
 fn a_header_name_that_is_not_utf8_is_dead_lettered() {
-    let _b = shared();
     let [input, output, dlq] = ["hdr-in", "hdr-out", "hdr-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     let prod = producer();
@@ -246,7 +237,6 @@ fn a_header_name_that_is_not_utf8_is_dead_lettered() {
 /// an error naming the partition, rather than stalling it.
 #[test]
 fn a_worker_that_panics_stops_the_run() {
-    let _b = shared();
     let [input, output, dlq] = ["panic-in", "panic-out", "panic-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     produce(&input, &numbered(200), None);
@@ -270,7 +260,6 @@ fn a_worker_that_panics_stops_the_run() {
 /// before anything is consumed.
 #[test]
 fn configuration_mistakes_are_refused_before_start() {
-    let _b = shared();
     let [input, output, dlq, corr] = ["cfg-in", "cfg-out", "cfg-dlq", "cfg-corr"].map(unique);
     create(&[&input, &output, &dlq, &corr], 1);
     let st = stage("id", "identity", "");
@@ -324,7 +313,6 @@ fn configuration_mistakes_are_refused_before_start() {
 /// output before the stuck one is done.
 #[test]
 fn a_stuck_partition_holds_no_other() {
-    let _b = shared();
     let [input, output, dlq] = ["stuck-in", "stuck-out", "stuck-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const STUCK: u64 = 250;
@@ -370,9 +358,10 @@ fn a_stuck_partition_holds_no_other() {
 /// was not delivered.
 #[test]
 fn a_stop_during_an_outage_is_bounded_and_commits_nothing_undelivered() {
-    let _b = exclusive();
+    let broker = Private::start("stop-in-outage");
+    let at = broker.address.clone();
     let [input, output, dlq] = ["stopout-in", "stopout-out", "stopout-dlq"].map(unique);
-    create(&[&input, &output, &dlq], 2);
+    create_at(&at, &[&input, &output, &dlq], 2);
     let dir = temp_dir("stop-outage");
     let p = pipeline(
         &dir,
@@ -383,20 +372,20 @@ fn a_stop_during_an_outage_is_bounded_and_commits_nothing_undelivered() {
             stage("scale", "json-transform", "scale = { temperature = { multiply = 2 } }")
         ),
     );
-    let w = Wasp::start(&p, &[], "run");
+    let w = Wasp::start_with_env(&p, &[], "run", &broker.env());
     assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
-    produce(&input, &numbered(2_000), None);
+    produce_at(&at, &input, &numbered(2_000), None);
     // Processed, delivered and committed (wasp commits every second).
     std::thread::sleep(Duration::from_secs(5));
     // Records still flowing when the broker stops answering: some are
     // processed after the last commit, so there is something the stop
     // cannot have confirmed.
-    let topic = input.clone();
+    let (topic, addr) = (input.clone(), at.clone());
     let late = std::thread::spawn(move || {
-        produce(&topic, &with_ids(5_000..6_000), Some(Duration::from_secs(4)))
+        produce_at(&addr, &topic, &with_ids(5_000..6_000), Some(Duration::from_secs(4)))
     });
     std::thread::sleep(Duration::from_millis(1500));
-    let paused = Paused::start();
+    let paused = broker.pause();
     std::thread::sleep(Duration::from_secs(1));
     let stop = Instant::now();
     w.sigterm();
@@ -409,9 +398,9 @@ fn a_stop_during_an_outage_is_bounded_and_commits_nothing_undelivered() {
     assert_eq!(status.code(), Some(2), "exit code 2 = stopped with records undelivered:\n{log}");
     assert!(log.contains("broker"), "the message says why:\n{log}");
     // Whatever is committed has its outputs in the output topic.
-    let delivered = id_counts(&read(&output, Duration::from_secs(3)));
-    let inputs = read(&input, Duration::from_secs(2));
-    for (part, c) in committed(&group_of(&p), &input, 2).into_iter().enumerate() {
+    let delivered = id_counts(&read_at(&at, &output, Duration::from_secs(3)));
+    let inputs = read_at(&at, &input, Duration::from_secs(2));
+    for (part, c) in committed_at(&at, &group_of(&p), &input, 2).into_iter().enumerate() {
         let Some(c) = c else { continue };
         for r in inputs.iter().filter(|r| r.partition == part as i32 && r.offset < c) {
             let id = serde_json::from_slice::<serde_json::Value>(r.value.as_deref().unwrap())
@@ -448,7 +437,6 @@ fn the_reload_socket_is_private_bounded_and_optional() {
     use std::io::Write as _;
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::{UnixListener, UnixStream};
-    let _b = shared();
     let [input, output, dlq] = ["sock-in", "sock-out", "sock-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     let dir = temp_dir("socket");
@@ -522,9 +510,10 @@ fn the_reload_socket_is_private_bounded_and_optional() {
 /// and the unit test in `kafka/mod.rs` that the setting is on by default.
 #[test]
 fn retries_while_the_broker_stalls_neither_duplicate_nor_reorder_outputs() {
-    let _b = exclusive();
+    let broker = Private::start("stalls");
+    let at = broker.address.clone();
     let [input, output, dlq] = ["idem-in", "idem-out", "idem-dlq"].map(unique);
-    create(&[&input, &output, &dlq], 2);
+    create_at(&at, &[&input, &output, &dlq], 2);
     const N: u64 = 4_000;
     let dir = temp_dir("idempotent");
     // The key decides the output partition, so each key's outputs keep
@@ -538,9 +527,9 @@ fn retries_while_the_broker_stalls_neither_duplicate_nor_reorder_outputs() {
             stage("scale", "json-transform", "scale = { temperature = { multiply = 2 } }")
         ),
     );
-    let w = Wasp::start(&p, &["--until-idle", "8"], "run");
+    let w = Wasp::start_with_env(&p, &["--until-idle", "8"], "run", &broker.env());
     assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
-    let topic = input.clone();
+    let (topic, addr) = (input.clone(), at.clone());
     let feed = std::thread::spawn(move || {
         let keyed: Vec<(String, Vec<u8>)> = (0..N)
             .map(|i| {
@@ -548,19 +537,19 @@ fn retries_while_the_broker_stalls_neither_duplicate_nor_reorder_outputs() {
                 (key, format!(r#"{{"id":{i},"temperature":{i}}}"#).into_bytes())
             })
             .collect();
-        produce(&topic, &keyed, Some(Duration::from_secs(6)));
+        produce_at(&addr, &topic, &keyed, Some(Duration::from_secs(6)));
     });
     // Two stalls longer than the request timeout while records flow.
     for _ in 0..2 {
         std::thread::sleep(Duration::from_millis(1500));
-        let paused = Paused::start();
+        let paused = broker.pause();
         std::thread::sleep(Duration::from_secs(4));
         drop(paused);
     }
     feed.join().unwrap();
     w.wait_ok(Duration::from_secs(180));
 
-    let out = read(&output, Duration::from_secs(3));
+    let out = read_at(&at, &output, Duration::from_secs(3));
     let counts = id_counts(&out);
     assert_eq!(counts.len() as u64, N, "every input has an output");
     let twice: Vec<u64> = counts.iter().filter(|(_, &c)| c > 1).map(|(&i, _)| i).collect();
@@ -650,7 +639,6 @@ fn durable_script(cmd: &str) -> Result<String, String> {
 /// what is processed twice is only the tail that was not committed yet.
 #[test]
 fn a_broker_killed_mid_stream_and_restarted_loses_nothing() {
-    let _b = shared();
     let Some(broker) = Durable::fresh() else { return };
     let at = broker.address.clone();
     let [input, output, dlq] = ["crash-in", "crash-out", "crash-dlq"].map(unique);
@@ -728,7 +716,6 @@ fn a_broker_killed_mid_stream_and_restarted_loses_nothing() {
 /// and every offset is committed.
 #[test]
 fn a_stage_timing_out_on_every_record_is_disabled_without_leaving_the_group() {
-    let _b = shared();
     let [input, output, dlq] = ["disable-in", "disable-out", "disable-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const N: usize = 400;

@@ -15,7 +15,6 @@ fn topics_toml(input: &str, output: &str, dlq: &str, extra: &str) -> String {
 
 #[test]
 fn hundred_thousand_records_over_four_partitions_each_once_in_order() {
-    let _b = shared();
     let (input, output, dlq) = (unique("bulk-in"), unique("bulk-out"), unique("bulk-dlq"));
     create(&[&input, &output, &dlq], 4);
     const N: usize = 100_000;
@@ -55,7 +54,6 @@ fn hundred_thousand_records_over_four_partitions_each_once_in_order() {
 
 #[test]
 fn verdicts_route_to_their_topics_and_unlisted_topics_are_dead_lettered() {
-    let _b = shared();
     let [input, output, feedback, dlq, allowed, unlisted] =
         ["rt-in", "rt-out", "rt-fb", "rt-dlq", "rt-alerts", "rt-secret"].map(unique);
     create(&[&input, &output, &feedback, &dlq, &allowed, &unlisted], 2);
@@ -128,7 +126,6 @@ fn verdicts_route_to_their_topics_and_unlisted_topics_are_dead_lettered() {
 
 #[test]
 fn malformed_input_is_dead_lettered_and_the_pipeline_keeps_going() {
-    let _b = shared();
     let [input, output, dlq] = ["bad-in", "bad-out", "bad-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     let big = vec![b'x'; 1 << 20];
@@ -174,7 +171,6 @@ fn malformed_input_is_dead_lettered_and_the_pipeline_keeps_going() {
 
 #[test]
 fn kill_9_mid_stream_then_restart_loses_nothing() {
-    let _b = shared();
     let [input, output, dlq] = ["k9-in", "k9-out", "k9-dlq"].map(unique);
     create(&[&input, &output, &dlq], 4);
     const N: usize = 40_000;
@@ -217,7 +213,6 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
 
 #[test]
 fn two_processes_share_the_partitions_and_hand_over_on_stop() {
-    let _b = shared();
     let [input, output, dlq] = ["grp-in", "grp-out", "grp-dlq"].map(unique);
     create(&[&input, &output, &dlq], 4);
     const N: usize = 30_000;
@@ -257,9 +252,10 @@ fn two_processes_share_the_partitions_and_hand_over_on_stop() {
 
 #[test]
 fn a_ten_second_broker_outage_loses_nothing() {
-    let _b = exclusive();
+    let broker = Private::start("outage");
+    let at = broker.address.clone();
     let [input, output, dlq] = ["out-in", "out-out", "out-dlq"].map(unique);
-    create(&[&input, &output, &dlq], 2);
+    create_at(&at, &[&input, &output, &dlq], 2);
     const N: usize = 20_000;
     let dir = temp_dir("outage");
     let p = pipeline(
@@ -273,19 +269,20 @@ fn a_ten_second_broker_outage_loses_nothing() {
     // are processed again (at-least-once); they would count toward the limit
     // and stop the run short of the last ids. Stop when idle instead, for
     // far longer than the outage plus a group rejoin (a few seconds here).
-    let w = Wasp::start(&p, &["--until-idle", "40"], "run");
+    let w = Wasp::start_with_env(&p, &["--until-idle", "40"], "run", &broker.env());
     assert!(w.wait_for_log("partition assigned", Duration::from_secs(60)), "{}", w.log());
-    let topic = input.clone();
-    let producer =
-        std::thread::spawn(move || produce(&topic, &numbered(N), Some(Duration::from_secs(6))));
+    let (topic, addr) = (input.clone(), at.clone());
+    let producer = std::thread::spawn(move || {
+        produce_at(&addr, &topic, &numbered(N), Some(Duration::from_secs(6)))
+    });
     std::thread::sleep(Duration::from_secs(2));
-    broker_script("pause");
+    let paused = broker.pause();
     std::thread::sleep(Duration::from_secs(10));
-    broker_script("resume");
+    drop(paused);
     producer.join().unwrap();
     let log = w.wait_ok(Duration::from_secs(300));
     note(log.lines().last().unwrap_or_default());
-    let counts = id_counts(&read(&output, Duration::from_secs(3)));
+    let counts = id_counts(&read_at(&at, &output, Duration::from_secs(3)));
     let again = counts.values().filter(|&&c| c > 1).count();
     note(&format!("{again} of {N} records were processed again after the outage"));
     assert_eq!(counts.len(), N, "every input has its output after the outage");

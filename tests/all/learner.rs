@@ -103,7 +103,6 @@ fn header(r: &Record, name: &str) -> String {
 
 #[test]
 fn learns_from_the_training_topic_announces_each_model_and_predicts() {
-    let _b = shared();
     let [input, output, feedback, training, dlq, status] =
         ["ln-in", "ln-out", "ln-wait", "ln-train", "ln-dlq", "ln-status"].map(unique);
     create(&[&input, &output, &feedback, &training, &dlq, &status], 1);
@@ -227,7 +226,6 @@ fn learns_from_the_training_topic_announces_each_model_and_predicts() {
 
 #[test]
 fn a_restart_keeps_the_model_without_refitting() {
-    let _b = shared();
     let [input, output, feedback, training, dlq, status] =
         ["lr-in", "lr-out", "lr-wait", "lr-train", "lr-dlq", "lr-status"].map(unique);
     create(&[&input, &output, &feedback, &training, &dlq, &status], 1);

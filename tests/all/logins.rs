@@ -98,7 +98,6 @@ fn header(r: &Record, name: &str) -> String {
 #[test]
 fn seed_003_rules_case_by_case_valid_events_stored_invalid_ones_dead_lettered_with_the_rule() {
     let _pg = server();
-    let _b = crate::broker::shared();
     let l = logins("logrules");
     // (case, event, the reason it is dead-lettered with; None: stored)
     let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
@@ -211,7 +210,6 @@ fn seed_003_rules_case_by_case_valid_events_stored_invalid_ones_dead_lettered_wi
 #[test]
 fn a_password_appears_in_no_topic_table_or_log() {
     let _pg = server();
-    let _b = crate::broker::shared();
     let l = logins("logsecret");
     // Each password is distinctive, so finding it anywhere is a leak.
     let secrets =
@@ -302,7 +300,6 @@ fn wasp_test_shows_each_table_s_rows_and_dead_letters_without_the_password() {
 #[test]
 fn a_registration_of_a_taken_username_stores_neither_row_and_is_dead_lettered_with_the_reason() {
     let _pg = server();
-    let _b = crate::broker::shared();
     let l = logins("logdup");
     run(
         &l,

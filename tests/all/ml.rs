@@ -243,7 +243,6 @@ fn knn_in_wasm_predicts_exactly_what_scikit_learn_predicts() {
 
 #[test]
 fn feedback_topic_holds_exactly_the_misclassified_iris_records() {
-    let _b = shared();
     let [input, output, feedback, dlq] =
         ["ml-fb-in", "ml-fb-out", "ml-fb-wrong", "ml-fb-dlq"].map(unique);
     create(&[&input], 5);
@@ -321,7 +320,6 @@ fn attempt_of<'a>(recs: &'a [Record], id: u64, attempt: &str) -> Option<&'a Reco
 
 #[test]
 fn a_correction_is_learned_and_survives_a_hot_reload_and_a_restart() {
-    let _b = shared();
     let [input, output, feedback, corrections, dlq] =
         ["ml-c-in", "ml-c-out", "ml-c-wrong", "ml-c-fix", "ml-c-dlq"].map(unique);
     create(&[&input], 2);
@@ -447,7 +445,6 @@ fn a_correction_is_learned_and_survives_a_hot_reload_and_a_restart() {
 
 #[test]
 fn anomaly_f1_through_wasm_and_kafka_is_within_005_of_scikit_learn() {
-    let _b = shared();
     let [input, output, alerts, dlq] =
         ["ml-an-in", "ml-an-out", "ml-an-alerts", "ml-an-dlq"].map(unique);
     // One partition: the detector keeps one model per partition.

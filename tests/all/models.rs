@@ -198,7 +198,6 @@ fn keyed_range(sys: &SeedSystem, range: std::ops::Range<usize>) -> Vec<(String, 
 fn seed_systems_on_the_broker_print_sklearns_predictions_and_resume_after_a_restart() {
     use crate::broker::*;
     use std::time::Duration;
-    let _b = shared();
     let dir = temp_dir("models-seed");
     let heart = SeedSystem::load(
         "heart",
@@ -279,7 +278,6 @@ fn a_changed_model_file_hot_swaps_while_records_flow_with_nothing_lost() {
     use std::collections::BTreeMap;
     use std::time::Duration;
     use wasp::router::headers;
-    let _b = shared();
     let [input, output, dlq] = ["model-swap-in", "model-swap-out", "model-swap-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     // Two models over the same fields: the seed's logistic regression

@@ -404,7 +404,6 @@ fn recycle_after_calls_rebuilds_the_instance_every_n_calls() {
 
 #[test]
 fn js_c_and_python_stages_in_one_pipeline_over_kafka() {
-    let _b = shared();
     let [input, output, feedback, dlq] = ["poly-in", "poly-out", "poly-fb", "poly-dlq"].map(unique);
     create(&[&input, &output, &feedback, &dlq], 1);
     let good = |i: usize| {
@@ -499,7 +498,6 @@ fn js_c_and_python_stages_in_one_pipeline_over_kafka() {
 
 #[test]
 fn go_stage_in_a_pipeline_over_kafka_record_by_record() {
-    let _b = shared();
     let [input, output, dlq] = ["go-in", "go-out", "go-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     // Go scales temperature, then C scales humidity: Go's output feeds

@@ -374,7 +374,6 @@ fn distinct_usernames(t: &str) -> i64 {
 fn wasp_run_stores_outputs_in_the_table_and_dead_letters_what_the_database_refuses() {
     let _pg = server();
     use crate::broker::*;
-    let _b = shared();
     let [input, dlq] = ["pgrun-in", "pgrun-dlq"].map(unique);
     create(&[&input, &dlq], 2);
     let t = table("pg_run", LOGINS);
@@ -436,7 +435,6 @@ fn wasp_run_refuses_to_start_when_the_mapping_does_not_match_the_table() {
 fn wasp_run_killed_mid_stream_then_restarted_stores_every_event_exactly_once() {
     let _pg = server();
     use crate::broker::*;
-    let _b = shared();
     let [input, dlq] = ["pgk9-in", "pgk9-dlq"].map(unique);
     create(&[&input, &dlq], 3);
     let t = table("pg_k9", LOGINS);
@@ -464,7 +462,6 @@ fn wasp_run_killed_mid_stream_then_restarted_stores_every_event_exactly_once() {
 #[test]
 fn wasp_run_waits_out_a_ten_second_database_outage_losing_and_doubling_nothing() {
     use crate::broker::*;
-    let _b = shared();
     let _pg = SERVER.write().unwrap_or_else(|p| p.into_inner());
     let [input, dlq] = ["pgout-in", "pgout-dlq"].map(unique);
     create(&[&input, &dlq], 3);
@@ -510,7 +507,6 @@ fn wasp_run_waits_out_a_ten_second_database_outage_losing_and_doubling_nothing()
 #[test]
 fn wasp_run_killed_during_a_database_outage_then_restarted_loses_and_doubles_nothing() {
     use crate::broker::*;
-    let _b = shared();
     let _pg = SERVER.write().unwrap_or_else(|p| p.into_inner());
     let [input, dlq] = ["pgcrash-in", "pgcrash-dlq"].map(unique);
     create(&[&input, &dlq], 2);
@@ -542,7 +538,6 @@ fn wasp_run_killed_during_a_database_outage_then_restarted_loses_and_doubles_not
 #[test]
 fn wasp_run_stopped_during_a_database_outage_commits_nothing_it_did_not_store() {
     use crate::broker::*;
-    let _b = shared();
     let _pg = SERVER.write().unwrap_or_else(|p| p.into_inner());
     let [input, dlq] = ["pgstop-in", "pgstop-dlq"].map(unique);
     // One partition: a held batch keeps its worker's hand-over waiting the

@@ -51,7 +51,6 @@ pub(crate) fn short_hash(bytes: &[u8]) -> String {
 
 #[test]
 fn ten_swaps_while_streaming_lose_and_duplicate_nothing() {
-    let _b = shared();
     let [input, output, dlq] = ["hot-in", "hot-out", "hot-dlq"].map(unique);
     create(&[&input, &output, &dlq], 4);
     const N: usize = 200_000;
@@ -123,7 +122,6 @@ fn wasp_reload(pipeline: &Path) -> (bool, String) {
 
 #[test]
 fn broken_versions_are_refused_and_the_old_one_keeps_serving() {
-    let _b = shared();
     let [input, output, dlq] = ["brk-in", "brk-out", "brk-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const N: usize = 6_000;

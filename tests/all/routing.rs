@@ -93,7 +93,6 @@ fn partition_count(topic: &str) -> usize {
 
 #[test]
 fn routing_lands_every_iris_record_in_its_seed_topic_and_partition() {
-    let _broker = broker::shared();
     let s = seed002(&temp_dir("routing"));
     let rows = route_iris(&s);
     let idle = Duration::from_secs(3);
@@ -140,7 +139,6 @@ fn consume(args: &[&str]) -> Vec<Value> {
 
 #[test]
 fn consume_partition_1_from_beginning_prints_exactly_that_partition() {
-    let _broker = broker::shared();
     let s = seed002(&temp_dir("consume-partition"));
     let rows = route_iris(&s);
 
@@ -178,7 +176,6 @@ fn consume_partition_1_from_beginning_prints_exactly_that_partition() {
 
 #[test]
 fn declared_topics_are_created_with_their_partition_counts() {
-    let _broker = broker::shared();
     let dir = temp_dir("declared");
     let (input, three, two, dlq) = (
         broker::unique("declared-in"),
@@ -206,7 +203,6 @@ fn declared_topics_are_created_with_their_partition_counts() {
 
 #[test]
 fn a_declared_topic_with_fewer_partitions_refuses_the_start() {
-    let _broker = broker::shared();
     let dir = temp_dir("declared-fewer");
     let (input, out, dlq) =
         (broker::unique("fewer-in"), broker::unique("fewer-out"), broker::unique("fewer-dlq"));

@@ -110,7 +110,6 @@ fn read_log(p: &Path) -> String {
 
 #[test]
 fn a_plugin_looping_forever_on_one_record_in_ten_thousand_costs_only_that_record() {
-    let _b = shared();
     let [input, output, dlq] = ["loop-in", "loop-out", "loop-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const N: usize = 10_000;
@@ -144,7 +143,6 @@ fn a_plugin_looping_forever_on_one_record_in_ten_thousand_costs_only_that_record
 
 #[test]
 fn a_plugin_allocating_without_bound_hits_its_memory_cap_and_the_host_stays_small() {
-    let _b = shared();
     let [input, output, dlq] = ["alloc-in", "alloc-out", "alloc-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     const N: usize = 2_000;
@@ -175,7 +173,6 @@ fn a_plugin_allocating_without_bound_hits_its_memory_cap_and_the_host_stays_smal
 
 #[test]
 fn a_panicking_plugin_loses_only_its_poison_records_with_the_panic_message() {
-    let _b = shared();
     let [input, output, dlq] = ["panic-in", "panic-out", "panic-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     const N: usize = 1_000;
@@ -214,7 +211,6 @@ fn a_panicking_plugin_loses_only_its_poison_records_with_the_panic_message() {
 
 #[test]
 fn outputs_over_the_caps_are_dead_lettered_with_a_clear_reason() {
-    let _b = shared();
     let [input, output, dlq] = ["caps-in", "caps-out", "caps-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     const N: usize = 20;
@@ -276,7 +272,6 @@ fn disabled_pipeline(dir: &Path, name: &str, topics: &str, faults: &str) -> std:
 
 #[test]
 fn a_plugin_failing_on_every_record_is_disabled_and_then_dead_letters_everything() {
-    let _b = shared();
     let [input, output, dlq] = ["dis-in", "dis-out", "dis-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     const N: usize = 300;
@@ -317,7 +312,6 @@ fn a_plugin_failing_on_every_record_is_disabled_and_then_dead_letters_everything
 
 #[test]
 fn a_plugin_failing_on_every_record_stops_the_run_by_default_and_loses_nothing() {
-    let _b = shared();
     let [input, output, dlq] = ["stop-in", "stop-out", "stop-dlq"].map(unique);
     create(&[&input, &output, &dlq], 1);
     const N: usize = 300;

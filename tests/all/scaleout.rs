@@ -131,7 +131,6 @@ fn both_classified(procs: &[Wasp], ports: [u16; 2]) {
 
 #[test]
 fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
-    let _b = shared();
     let Two { procs, ports, input, output, corrections, .. } = two_processes("so", "");
 
     // One labelled correction on the one corrections partition: whichever
@@ -161,7 +160,6 @@ fn two_processes_both_use_a_correction_from_a_one_partition_topic() {
 
 #[test]
 fn a_restart_neither_loses_nor_learns_again_what_its_state_holds_and_empty_state_learns_it_all() {
-    let _b = shared();
     let (topics, input, output) = three_corrections("sr");
     let dir = temp_dir("scaleout-restart");
     let kept = knn_pipeline(&dir, &topics, "path = \"state.json\"");
@@ -215,7 +213,6 @@ fn three_corrections(tag: &str) -> (String, String, String) {
 
 #[test]
 fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_nor_doubled() {
-    let _b = shared();
     let (topics, input, output) = three_corrections("sk");
     let dir = temp_dir("scaleout-kill");
     let p = knn_pipeline(&dir, &topics, "changelog = true");
@@ -243,7 +240,6 @@ fn with_the_changelog_corrections_learned_just_before_kill_9_are_neither_lost_no
 
 #[test]
 fn with_the_changelog_a_correction_naming_a_record_another_process_classified_works() {
-    let _b = shared();
     let Two { procs, ports, input, output, corrections, dlq } =
         two_processes("sx", "changelog = true");
     // 40 records, each classified by one of the two processes, which

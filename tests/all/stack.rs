@@ -75,7 +75,6 @@ fn wait_for(topic: &str, n: usize, timeout: Duration) {
 
 #[test]
 fn two_pipelines_run_from_one_command_and_stop_together_on_sigterm() {
-    let _broker = broker::shared();
     let dir = temp_dir("stack-sigterm");
     let (a, b) = (piece(&dir, "stack-a"), piece(&dir, "stack-b"));
     const N: usize = 300;
@@ -104,7 +103,6 @@ fn two_pipelines_run_from_one_command_and_stop_together_on_sigterm() {
 
 #[test]
 fn a_stack_file_fails_as_one_when_one_pipeline_cannot_start() {
-    let _broker = broker::shared();
     let dir = temp_dir("stack-file");
     let (good, bad) = (piece(&dir, "stack-good"), piece(&dir, "stack-bad"));
     // The bad one's output exists with 1 partition; it declares 2.

@@ -204,7 +204,6 @@ fn changelog_pipeline(tag: &str, partitions: i32, rest: &str) -> (PathBuf, Strin
 
 #[test]
 fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
-    let _b = broker::shared();
     let detect = broker::stage(
         "detect",
         "anomaly",
@@ -279,7 +278,6 @@ fn classify_until(input: &str, output: &str, first: u64, want: &str) -> Option<u
 
 #[test]
 fn a_process_with_no_local_files_restores_a_learned_correction_from_kafka() {
-    let _b = broker::shared();
     let (input, output, corrections, dlq) = (
         broker::unique("sk-in"),
         broker::unique("sk-out"),
@@ -335,7 +333,6 @@ fn a_process_with_no_local_files_restores_a_learned_correction_from_kafka() {
 
 #[test]
 fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_changelog() {
-    let _b = broker::shared();
     let hostile = broker::stage("h", "hostile", "mode = \"panic\"\npoison_id = 5\ntally = true");
     // A longer linger, so that the ten records make one batch.
     let (p, input, _) = changelog_pipeline("state-trap-log", 1, &hostile);
@@ -370,7 +367,6 @@ fn a_stage_that_writes_state_then_traps_leaves_nothing_of_that_call_in_the_chang
 
 #[test]
 fn a_changelog_topic_with_another_partition_count_than_its_input_is_refused() {
-    let _b = broker::shared();
     let (p, input, _) = changelog_pipeline("state-count", 2, &broker::stage("h", "identity", ""));
     // Left over from a time the input had 1 partition: partition 1's state
     // would have nowhere to go.

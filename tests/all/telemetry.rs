@@ -37,7 +37,6 @@ pub(crate) fn samples(body: &str) -> BTreeMap<String, f64> {
 
 #[test]
 fn metrics_scraped_during_a_run_equal_what_reached_each_topic() {
-    let _b = shared();
     let [input, output, feedback, dlq, alerts] =
         ["mx-in", "mx-out", "mx-fb", "mx-dlq", "mx-alerts"].map(unique);
     create(&[&input, &output, &feedback, &dlq, &alerts], 2);
@@ -189,7 +188,6 @@ fn text_of(dom: &str, id: &str) -> String {
 
 #[test]
 fn status_page_in_headless_chromium_shows_the_run_and_keeps_updating() {
-    let _b = shared();
     let [input, output, dlq] = ["st-in", "st-out", "st-dlq"].map(unique);
     create(&[&input, &output, &dlq], 2);
     let batch = |from: usize| -> Vec<(String, Vec<u8>)> {

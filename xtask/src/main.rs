@@ -10,9 +10,10 @@
 //! Python, JavaScript, C or Go toolchain; `--only knn,anomaly` builds just
 //! the Rust plugins named (what the demo's pipelines use).
 //!
-//! The C and Go builds' binding generator and component encoder are the
-//! `component-tools` crate, built only when those builds run.
+//! The component encoder (and the C and Go builds' binding generator) is
+//! the `component-tools` crate of this workspace, built beside the guests.
 
+mod component_tools;
 mod rust_guests;
 mod toolchain;
 

@@ -1,10 +1,10 @@
 //! Builds the Rust guests in `plugins/` and turns them into components.
 
+use crate::component_tools::ComponentTools;
 use crate::toolchain::{self, TARGET};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wit_component::ComponentEncoder;
 
 /// Plugin crates: every member of the plugins workspace that builds a
 /// `cdylib` (the SDK and plain libraries such as `model-eval` do not).
@@ -37,6 +37,9 @@ pub fn build(root: &Path, dist: &Path, only: Option<&[String]>) -> Result<Vec<Pa
         crates.retain(|c| only.contains(c));
     }
     let tc = toolchain::pick()?;
+    // component-tools compiles while the guests do: their final links
+    // (one LTO codegen unit each) leave a core idle.
+    let tools = ComponentTools::start_build(root)?;
     println!("building Rust plugins with {}", tc.name);
     let mut cmd = Command::new(&tc.cargo);
     cmd.current_dir(&plugins)
@@ -56,6 +59,7 @@ pub fn build(root: &Path, dist: &Path, only: Option<&[String]>) -> Result<Vec<Pa
         cmd.env(k, v);
     }
     let status = cmd.status().with_context(|| format!("running {}", tc.cargo))?;
+    let tools = tools.finish()?;
     if !status.success() {
         bail!("building the Rust plugins failed ({status}); the compiler output above says why");
     }
@@ -63,23 +67,12 @@ pub fn build(root: &Path, dist: &Path, only: Option<&[String]>) -> Result<Vec<Pa
     let mut written = Vec::new();
     for name in crates {
         let module = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
-        let bytes = std::fs::read(&module)
-            .with_context(|| format!("{} was not built", module.display()))?;
-        let component = ComponentEncoder::default()
-            .module(&bytes)
-            .and_then(|e| e.validate(true).encode())
-            .with_context(|| format!("turning {} into a component", module.display()))?;
+        if !module.exists() {
+            bail!("{} was not built", module.display());
+        }
         let out = dist.join(format!("{name}.wasm"));
-        write_if_changed(&out, &component)?;
+        tools.component_new(&module, &out)?;
         written.push(out);
     }
     Ok(written)
-}
-
-/// Keep the file's mtime when nothing changed, so watchers and caches stay quiet.
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::read(path).ok().as_deref() == Some(bytes) {
-        return Ok(());
-    }
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
