@@ -46,6 +46,12 @@ pub fn producer_at(
         .unwrap()
 }
 
+/// The tests' producer for the broker the test command started.
+pub fn producer() -> rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext>
+{
+    producer_at(&bootstrap())
+}
+
 /// Produce `(key, value)` records, optionally paced over `over`.
 pub fn produce(topic: &str, records: &[(String, Vec<u8>)], over: Option<Duration>) {
     produce_at(&bootstrap(), topic, records, over)
@@ -73,7 +79,7 @@ pub fn produce_at(at: &str, topic: &str, records: &[(String, Vec<u8>)], over: Op
 /// Produce `(key, value)` records to one partition, in order.
 pub fn produce_to(topic: &str, partition: i32, records: &[(String, Vec<u8>)]) {
     use rdkafka::producer::{BaseRecord, Producer};
-    let p = producer_at(&bootstrap());
+    let p = producer();
     for (k, v) in records {
         admin::send(
             &p,
@@ -216,6 +222,17 @@ impl Drop for Wasp {
     }
 }
 
+/// `scripts/broker ARGS…`: its stdout (the address, for `start`), or what
+/// it said on stderr.
+pub fn broker_script(args: &[&str]) -> Result<String, String> {
+    let o = Command::new(crate::common::root().join("scripts/broker")).args(args).output().unwrap();
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    } else {
+        Err(format!("scripts/broker {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr)))
+    }
+}
+
 /// A broker of one test's own (`scripts/broker --instance NAME`, memory
 /// storage, a free port), stopped when dropped: a test that pauses it
 /// stalls no other test.
@@ -232,21 +249,9 @@ impl Private {
         Private { name: name.to_string(), address }
     }
 
-    /// `scripts/broker --instance NAME CMD`: its stdout (the address, for
-    /// `start`), or what it said on stderr.
+    /// `scripts/broker --instance NAME CMD`.
     fn script(name: &str, cmd: &str) -> Result<String, String> {
-        let o = Command::new(crate::common::root().join("scripts/broker"))
-            .args(["--instance", name, cmd])
-            .output()
-            .unwrap();
-        if o.status.success() {
-            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-        } else {
-            Err(format!(
-                "scripts/broker --instance {name} {cmd}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ))
-        }
+        broker_script(&["--instance", name, cmd])
     }
 
     /// Pause it (SIGSTOP) until the guard is dropped.

@@ -8,7 +8,7 @@ use crate::broker::*;
 use crate::common::{plugin, temp_dir};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedHeaders, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,10 +58,6 @@ fn committed_at(at: &str, group: &str, topic: &str, partitions: i32) -> Vec<Opti
             _ => None,
         })
         .collect()
-}
-
-fn producer() -> ThreadedProducer<DefaultProducerContext> {
-    producer_at(&bootstrap())
 }
 
 /// `{"id":i,...}` records for the given ids, keyed by id.
@@ -620,18 +616,9 @@ impl Drop for Durable {
     }
 }
 
-/// `scripts/broker --durable CMD`; its stdout (the address, for `start`).
+/// `scripts/broker --durable CMD`.
 fn durable_script(cmd: &str) -> Result<String, String> {
-    let o = std::process::Command::new(crate::common::root().join("scripts/broker"))
-        .args(["--durable", cmd])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    if o.status.success() {
-        Ok(out)
-    } else {
-        Err(format!("scripts/broker --durable {cmd}: {}", String::from_utf8_lossy(&o.stderr)))
-    }
+    broker_script(&["--durable", cmd])
 }
 
 /// Item 9: the broker is killed with SIGKILL mid-stream and restarted on
