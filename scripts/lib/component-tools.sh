@@ -17,12 +17,14 @@ COMPONENT_TOOLS="wit-bindgen $WIT_BINDGEN_VERSION wit-component $WIT_COMPONENT_V
 
 # The binding generator and the component encoder: the component-tools
 # crate of this checkout, built on first use, in the checkout's own target
-# dir (not a plugin project's CARGO_TARGET_DIR) and with plain rustc. The
-# `wasp new` templates source this file from the checkout too.
-COMPONENT_TOOLS_MANIFEST="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/Cargo.toml"
+# dir (not a plugin project's CARGO_TARGET_DIR), in the `tools` profile
+# (Cargo.toml) and with plain rustc, as xtask builds it. The `wasp new`
+# templates source this file from the checkout too.
+COMPONENT_TOOLS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 component_tool() {
     env -u CARGO_TARGET_DIR -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
-        cargo run --quiet --manifest-path "$COMPONENT_TOOLS_MANIFEST" -p component-tools -- "$@"
+        cargo run --quiet --profile tools --manifest-path "$COMPONENT_TOOLS_ROOT/Cargo.toml" \
+        --target-dir "$COMPONENT_TOOLS_ROOT/target" -p component-tools -- "$@"
 }
 
 component_tools() {

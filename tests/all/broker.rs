@@ -303,6 +303,24 @@ pub fn id_counts(records: &[admin::Record]) -> std::collections::BTreeMap<u64, u
     m
 }
 
+/// Read `topic` at `at` until it holds `n` distinct ids (or `timeout`
+/// passes); returns the counts of the last read, for the caller to assert.
+pub fn wait_for_distinct_ids(
+    at: &str,
+    topic: &str,
+    n: usize,
+    timeout: Duration,
+) -> std::collections::BTreeMap<u64, usize> {
+    let start = Instant::now();
+    loop {
+        let counts = id_counts(&read_at(at, topic, Duration::from_secs(2)));
+        if counts.len() >= n || start.elapsed() > timeout {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Flush stdout of the test so long tests show progress.
 pub fn note(msg: &str) {
     println!("{msg}");

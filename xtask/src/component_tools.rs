@@ -20,19 +20,24 @@ pub struct Built {
 }
 
 impl ComponentTools {
-    /// Start building it in the checkout's own target dir with plain rustc,
-    /// as scripts/lib/component-tools.sh does, so both share one build.
+    /// Start building it in the checkout's own target dir, named on the
+    /// command line so that no `CARGO_TARGET_DIR` or `build.target-dir`
+    /// moves it, in the `tools` profile and with plain rustc, as
+    /// scripts/lib/component-tools.sh does, so both share one build.
     pub fn start_build(root: &Path) -> Result<ComponentTools> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let target_dir = root.join("target");
         let build = Command::new(&cargo)
             .current_dir(root)
-            .args(["build", "--quiet", "-p", "component-tools"])
+            .args(["build", "--quiet", "--profile", "tools", "-p", "component-tools"])
+            .arg("--target-dir")
+            .arg(&target_dir)
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("RUSTC_WORKSPACE_WRAPPER")
             .env_remove("CLIPPY_ARGS")
             .spawn()
-            .with_context(|| format!("running {cargo} build -p component-tools"))?;
-        Ok(ComponentTools { build, binary: root.join("target/debug/component-tools") })
+            .with_context(|| format!("running {cargo} build --profile tools -p component-tools"))?;
+        Ok(ComponentTools { build, binary: target_dir.join("tools/component-tools") })
     }
 
     /// Wait for the build.
