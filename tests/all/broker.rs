@@ -303,22 +303,37 @@ pub fn id_counts(records: &[admin::Record]) -> std::collections::BTreeMap<u64, u
     m
 }
 
-/// Read `topic` at `at` until it holds `n` distinct ids (or `timeout`
-/// passes); returns the counts of the last read, for the caller to assert.
-pub fn wait_for_distinct_ids(
+/// Ids in the JSON values of `records`; values that are not JSON or have
+/// no numeric `id` are left out.
+fn ids_in(records: &[admin::Record]) -> std::collections::BTreeSet<u64> {
+    records
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(r.value.as_ref()?).ok())
+        .filter_map(|v| v["id"].as_u64())
+        .collect()
+}
+
+/// Wait until `topic` at `at` holds every id of `ids`, up to `timeout`.
+pub fn wait_for_ids_at(
     at: &str,
     topic: &str,
-    n: usize,
+    ids: std::ops::Range<u64>,
     timeout: Duration,
-) -> std::collections::BTreeMap<u64, usize> {
+) -> bool {
     let start = Instant::now();
-    loop {
-        let counts = id_counts(&read_at(at, topic, Duration::from_secs(2)));
-        if counts.len() >= n || start.elapsed() > timeout {
-            return counts;
+    while start.elapsed() < timeout {
+        let got = ids_in(&read_at(at, topic, Duration::from_secs(2)));
+        if ids.clone().all(|i| got.contains(&i)) {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+    false
+}
+
+/// [`wait_for_ids_at`] on the broker the test command started.
+pub fn wait_for_ids(topic: &str, ids: std::ops::Range<u64>, timeout: Duration) -> bool {
+    wait_for_ids_at(&bootstrap(), topic, ids, timeout)
 }
 
 /// Flush stdout of the test so long tests show progress.

@@ -169,19 +169,6 @@ fn outputs_by_id(topic: &str) -> std::collections::BTreeMap<u64, serde_json::Val
         .collect()
 }
 
-/// Wait until the output holds every id of `ids`.
-fn wait_for_ids(topic: &str, ids: std::ops::Range<u64>, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        let got = outputs_by_id(topic);
-        if ids.clone().all(|i| got.contains_key(&i)) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    false
-}
-
 /// A pipeline with state in the changelog, in a directory of its own:
 /// fresh input (`partitions` partitions), output and dead-letter topics,
 /// `rest` after `[state]` (stages). Returns the file, input and output.
@@ -219,8 +206,8 @@ fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
     broker::produce_to(&input, 0, &readings(0..25));
     broker::produce_to(&input, 1, &readings(100..125));
     assert!(
-        wait_for_ids(&output, 0..25, Duration::from_secs(60))
-            && wait_for_ids(&output, 100..125, Duration::from_secs(10)),
+        broker::wait_for_ids(&output, 0..25, Duration::from_secs(60))
+            && broker::wait_for_ids(&output, 100..125, Duration::from_secs(10)),
         "first records not processed:\nA:\n{}\nB:\n{}",
         a.log(),
         b.log()
@@ -232,8 +219,8 @@ fn a_partition_moved_by_kill_9_keeps_its_anomaly_detector_past_warm_up() {
     broker::produce_to(&input, 0, &readings(25..35));
     broker::produce_to(&input, 1, &readings(125..135));
     assert!(
-        wait_for_ids(&output, 25..35, Duration::from_secs(60))
-            && wait_for_ids(&output, 125..135, Duration::from_secs(10)),
+        broker::wait_for_ids(&output, 25..35, Duration::from_secs(60))
+            && broker::wait_for_ids(&output, 125..135, Duration::from_secs(10)),
         "records after the kill not processed:\nA:\n{a_log}\nB:\n{}",
         b.log()
     );
